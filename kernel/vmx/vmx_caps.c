@@ -1,0 +1,104 @@
+/* Decoding of the VMX capability MSRs; see include/hv/vmx_caps.h. */
+#include <hv/vmx_caps.h>
+#include <hv/kstring.h>
+
+static struct vmx_ctl_caps ctl_caps(uint64_t msr)
+{
+    /* Low dword: allowed-0 settings (1 = must be 1); high dword: allowed-1. */
+    return (struct vmx_ctl_caps){ .must_be_1 = (uint32_t)msr, .may_be_1 = (uint32_t)(msr >> 32) };
+}
+
+void vmx_caps_decode(const struct vmx_msrs *m, struct vmx_caps *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->revision_id = (uint32_t)(m->basic & VMX_BASIC_REVISION_MASK);
+    c->region_size = (uint32_t)VMX_BASIC_REGION_SIZE(m->basic);
+    c->vmcs_memtype = (uint8_t)VMX_BASIC_MEMTYPE(m->basic);
+    c->phys_addr_32bit = m->basic & VMX_BASIC_32BIT_ADDR;
+    c->ins_outs_info = m->basic & VMX_BASIC_INS_OUTS_INFO;
+    c->true_ctls = (m->basic & VMX_BASIC_TRUE_CTLS) && m->have_true;
+
+    /* SDM A.2: with bit 55 set, the TRUE MSRs report the real allowed-0
+     * settings (some "default1" controls may be cleared); allowed-1 is the same. */
+    c->pin = ctl_caps(c->true_ctls ? m->true_pinbased : m->pinbased);
+    c->proc = ctl_caps(c->true_ctls ? m->true_procbased : m->procbased);
+    c->exit = ctl_caps(c->true_ctls ? m->true_exit : m->exit);
+    c->entry = ctl_caps(c->true_ctls ? m->true_entry : m->entry);
+    if ((c->proc.may_be_1 & PROC_ACTIVATE_SECONDARY_CONTROLS) && m->have_procbased2)
+        c->proc2 = ctl_caps(m->procbased2);
+
+    c->ept = c->proc2.may_be_1 & PROC2_ENABLE_EPT;
+    c->vpid = c->proc2.may_be_1 & PROC2_ENABLE_VPID;
+    c->unrestricted_guest = c->proc2.may_be_1 & PROC2_UNRESTRICTED_GUEST;
+    c->preemption_timer = c->pin.may_be_1 & PIN_VMX_PREEMPTION_TIMER;
+    c->preemption_timer_shift = VMX_MISC_PREEMPT_SHIFT(m->misc);
+    c->hlt_activity_state = m->misc & VMX_MISC_ACTIVITY_HLT;
+    c->max_msr_list = VMX_MISC_MAX_MSR_LIST(m->misc);
+
+    c->io_bitmaps = c->proc.may_be_1 & PROC_USE_IO_BITMAPS;
+    c->msr_bitmaps = c->proc.may_be_1 & PROC_USE_MSR_BITMAPS;
+    c->load_efer = (c->entry.may_be_1 & ENTRY_LOAD_IA32_EFER) &&
+                   (c->exit.may_be_1 & EXIT_LOAD_IA32_EFER);
+    c->save_efer = c->exit.may_be_1 & EXIT_SAVE_IA32_EFER;
+    c->ack_interrupt_on_exit = c->exit.may_be_1 & EXIT_ACK_INTERRUPT_ON_EXIT;
+
+    if (m->have_ept_vpid_cap && (c->ept || c->vpid)) {
+        uint64_t e = m->ept_vpid_cap;
+        if (c->ept) {
+            c->ept_execute_only = e & EPT_CAP_EXECUTE_ONLY;
+            c->ept_walk4 = e & EPT_CAP_WALK_4;
+            c->ept_walk5 = e & EPT_CAP_WALK_5;
+            c->ept_uc = e & EPT_CAP_MEMTYPE_UC;
+            c->ept_wb = e & EPT_CAP_MEMTYPE_WB;
+            c->ept_2mb = e & EPT_CAP_PDE_2MB;
+            c->ept_1gb = e & EPT_CAP_PDPTE_1GB;
+            c->ept_ad = e & EPT_CAP_ACCESSED_DIRTY;
+            c->invept = e & EPT_CAP_INVEPT;
+            c->invept_single = c->invept && (e & EPT_CAP_INVEPT_SINGLE_CONTEXT);
+            c->invept_all = c->invept && (e & EPT_CAP_INVEPT_ALL_CONTEXT);
+        }
+        if (c->vpid) {
+            c->invvpid = e & VPID_CAP_INVVPID;
+            c->invvpid_single = c->invvpid && (e & VPID_CAP_INVVPID_SINGLE_CONTEXT);
+            c->invvpid_all = c->invvpid && (e & VPID_CAP_INVVPID_ALL_CONTEXT);
+        }
+    }
+}
+
+int vmx_ctl_compute(const struct vmx_ctl_caps *caps, uint32_t required, uint32_t wanted,
+                    uint32_t *value, uint32_t *missing)
+{
+    uint32_t absent = required & ~caps->may_be_1;
+    *missing = absent;
+    *value = caps->must_be_1 | ((required | wanted) & caps->may_be_1);
+    return absent ? -1 : 0;
+}
+
+const char *vmx_caps_missing_feature(const struct vmx_caps *c)
+{
+    if (c->region_size == 0 || c->region_size > 4096)
+        return "IA32_VMX_BASIC reports an invalid VMXON/VMCS region size";
+    if (c->phys_addr_32bit)
+        return "IA32_VMX_BASIC[48] limits VMX structures to 32-bit addresses (not supported)";
+    if (c->vmcs_memtype != 6)
+        return "IA32_VMX_BASIC[53:50]: VMCS memory type is not write-back";
+    if (!(c->proc.may_be_1 & PROC_ACTIVATE_SECONDARY_CONTROLS))
+        return "secondary processor-based controls (IA32_VMX_PROCBASED_CTLS[63])";
+    if (!c->ept)
+        return "EPT (IA32_VMX_PROCBASED_CTLS2[33])";
+    if (!c->unrestricted_guest)
+        return "unrestricted guest (IA32_VMX_PROCBASED_CTLS2[39])";
+    if (!c->ept_walk4)
+        return "4-level EPT page walks (IA32_VMX_EPT_VPID_CAP[6])";
+    if (!c->ept_wb)
+        return "write-back EPT memory type (IA32_VMX_EPT_VPID_CAP[14])";
+    if (!c->invept || !(c->invept_single || c->invept_all))
+        return "INVEPT (IA32_VMX_EPT_VPID_CAP[20] with single- or all-context)";
+    if (!c->io_bitmaps)
+        return "I/O bitmaps (IA32_VMX_PROCBASED_CTLS[57])";
+    if (!c->msr_bitmaps)
+        return "MSR bitmaps (IA32_VMX_PROCBASED_CTLS[60])";
+    if (!(c->exit.may_be_1 & EXIT_HOST_ADDRESS_SPACE_SIZE))
+        return "64-bit host (IA32_VMX_EXIT_CTLS[41], host address-space size)";
+    return NULL;
+}
