@@ -6,6 +6,8 @@ CC      := gcc
 LD      := ld
 NASM    := nasm
 PYTHON  := python3
+# Debian's python3-pytest installs pytest-3 for the system Python.
+PYTEST  := $(shell command -v pytest-3 || echo "python3 -m pytest")
 BUILD   := build
 
 FONT_SRC ?= /usr/share/grub/ascii.pf2
@@ -66,7 +68,7 @@ unit-test:
 	$(MAKE) -C tests/unit
 
 boot-test: $(ISO)
-	$(PYTHON) -m pytest -v tests/boot
+	$(PYTEST) -v tests/boot
 
 test: unit-test boot-test
 

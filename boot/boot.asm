@@ -29,7 +29,7 @@
 
 %define COM1                0x3F8
 %define VGA_TEXT            0xB8000
-%define BOOT_STACK_SIZE     16384
+%define BOOT_STACK_SIZE     16384       ; = KERNEL_STACK_SIZE in include/hv/percpu.h
 
 extern kmain
 extern __bss_start
@@ -49,11 +49,20 @@ mb2_header:
     dd -(MB2_HEADER_MAGIC + MB2_ARCH_I386 + (mb2_header_end - mb2_header))
 
     ; Framebuffer request (tag type 5).  Flag bit 0 = optional: GRUB may leave
-    ; us in VGA text mode, which the console handles too.
+    ; us in VGA text mode, which the console handles too.  (Under Bochs, GRUB
+    ; 2.06's VBE path triple-faults when this tag is present: Bochs runs use
+    ; "vga: extension=none" so that GRUB falls back to text mode.)
+%ifndef NO_FRAMEBUFFER_TAG
     align 8
     dw 5, 1
     dd 20
-    dd 1024, 768, 32
+%ifndef FB_WIDTH
+%define FB_WIDTH 1024
+%define FB_HEIGHT 768
+%define FB_DEPTH 32
+%endif
+    dd FB_WIDTH, FB_HEIGHT, FB_DEPTH
+%endif
 
     ; Module alignment (tag type 6): page-aligned modules simplify the
     ; physical allocator and later guest loading.

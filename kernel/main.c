@@ -26,6 +26,7 @@
 #define TIMER_TEST_MS       100
 #define LOW_MEMORY_END      (1 * MiB)
 
+extern char bsp_stack_top[];            /* boot/boot.asm: the stack kmain runs on */
 static struct mb2_info mb;             /* large: keep it off the stack */
 
 /* The boot stub's identity map covers the low 4 GiB: the info structure
@@ -97,6 +98,16 @@ static void check_modules(void)
     if (mb.modules_dropped)
         pr_err("modules: %zu modules beyond the supported %u were ignored",
                mb.modules_dropped, MB2_MAX_MODULES);
+    if (config.modules_set && mb.module_count + mb.modules_dropped < config.modules) {
+        pr_err("modules: the command line expects %llu module(s) (modules=%llu) but the boot "
+               "loader passed %zu: GRUB could not load %llu of them (look for its \"file not "
+               "found\" message before the kernel started)",
+               (unsigned long long)config.modules, (unsigned long long)config.modules,
+               mb.module_count, (unsigned long long)(config.modules - mb.module_count));
+    } else if (config.modules_set && mb.module_count > config.modules) {
+        pr_warn("modules: %zu given, more than the %llu the command line announces",
+                mb.module_count, (unsigned long long)config.modules);
+    }
     if (mb.module_count == 0) {
         pr_info("modules: none given");
         return;
@@ -109,7 +120,7 @@ static void check_modules(void)
         struct image_info info;
         const char *err;
 
-        if (m->end > phys_max_addr() || m->start < LOW_MEMORY_END) {
+        if (size != 0 && (m->end > phys_max_addr() || m->start < LOW_MEMORY_END)) {
             pr_err("module %zu '%s': placed at %#llx-%#llx, outside usable RAM", i, label,
                    (unsigned long long)m->start, (unsigned long long)m->end);
             continue;
@@ -201,12 +212,12 @@ void __noreturn kmain(uint32_t magic, phys_addr_t mbi_phys)
     log_init();
     log_raw("\nhypervisor " HV_VERSION ": a teaching and sandboxing VMX hypervisor\n");
     parse_boot_info(magic, mbi_phys);
-    int cmdline_problems = config_parse(mb.cmdline);
+    config_parse(mb.cmdline);
     pr_info("boot loader: %s; command line: \"%s\"", mb.bootloader ? mb.bootloader : "?",
             mb.cmdline);
 
     init_memory(mbi_phys);
-    struct percpu *bsp = percpu_alloc(0, 0);
+    struct percpu *bsp = percpu_alloc(0, 0, (uint64_t)(uintptr_t)bsp_stack_top);
     idt_init();
     cpu_init_tables(bsp);
     percpu_ready = true;
@@ -234,6 +245,7 @@ void __noreturn kmain(uint32_t magic, phys_addr_t mbi_phys)
     paging_drop_identity_map();
     check_modules();
     report_cpus(online);
+    run_scenario();
 
     if (!bsp->virt.vmx_cpuid) {
         const struct virt_report *r = &bsp->virt;
@@ -243,12 +255,9 @@ void __noreturn kmain(uint32_t magic, phys_addr_t mbi_phys)
                 r->svm_cpuid ? " (it offers AMD SVM" : "",
                 r->svm_cpuid ? (r->svm.npt ? " with NPT, which is not supported yet)"
                                            : " without NPT, not supported)") : "");
-        finish_run(cmdline_problems ? VERDICT_FAIL : VERDICT_NOVMX,
-                   cmdline_problems ? log_first_error() : "CPUID.1:ECX.VMX = 0");
+        finish_run(VERDICT_NOVMX, "CPUID.1:ECX.VMX = 0");
     }
     if (!bsp->virt.vmx_usable)
         log_raw("VMX not usable: %s\n", bsp->virt.vmx_problem);
-
-    run_scenario();
     finish_run(VERDICT_PASS, NULL);
 }

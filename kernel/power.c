@@ -66,7 +66,8 @@ void __noreturn finish_run(enum verdict v, const char *reason)
         if (cpus[i]->virt.vmx_usable)
             vmx_ready++;
     }
-    if (v == VERDICT_PASS && log_error_count()) {
+    /* Any error logged during the run outweighs PASS and NOVMX: say the first one. */
+    if (v != VERDICT_FAIL && log_error_count()) {
         v = VERDICT_FAIL;
         reason = log_first_error();
     }

@@ -95,6 +95,26 @@ static void log_vmx_detail(unsigned cpu, const struct virt_report *r)
             (unsigned long long)m->cr4_fixed0, (unsigned long long)m->cr4_fixed1);
     if (m->have_ept_vpid_cap)
         pr_info("cpu%u: IA32_VMX_EPT_VPID_CAP=%#018llx", cpu, (unsigned long long)m->ept_vpid_cap);
+
+    /* Raw values, one MSR per line, for recording test fixtures. */
+    static const struct { uint32_t msr; size_t off; } raw[] = {
+#define RAW(n, f) { n, __builtin_offsetof(struct vmx_msrs, f) }
+        RAW(MSR_IA32_VMX_BASIC, basic), RAW(MSR_IA32_VMX_PINBASED_CTLS, pinbased),
+        RAW(MSR_IA32_VMX_PROCBASED_CTLS, procbased), RAW(MSR_IA32_VMX_EXIT_CTLS, exit),
+        RAW(MSR_IA32_VMX_ENTRY_CTLS, entry), RAW(MSR_IA32_VMX_MISC, misc),
+        RAW(MSR_IA32_VMX_CR0_FIXED0, cr0_fixed0), RAW(MSR_IA32_VMX_CR0_FIXED1, cr0_fixed1),
+        RAW(MSR_IA32_VMX_CR4_FIXED0, cr4_fixed0), RAW(MSR_IA32_VMX_CR4_FIXED1, cr4_fixed1),
+        RAW(MSR_IA32_VMX_VMCS_ENUM, vmcs_enum), RAW(MSR_IA32_VMX_PROCBASED_CTLS2, procbased2),
+        RAW(MSR_IA32_VMX_EPT_VPID_CAP, ept_vpid_cap),
+        RAW(MSR_IA32_VMX_TRUE_PINBASED_CTLS, true_pinbased),
+        RAW(MSR_IA32_VMX_TRUE_PROCBASED_CTLS, true_procbased),
+        RAW(MSR_IA32_VMX_TRUE_EXIT_CTLS, true_exit), RAW(MSR_IA32_VMX_TRUE_ENTRY_CTLS, true_entry),
+        RAW(MSR_IA32_VMX_VMFUNC, vmfunc),
+#undef RAW
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(raw); i++)
+        pr_debug("cpu%u: MSR %#x = %#018llx", cpu, raw[i].msr,
+                 (unsigned long long)*(const uint64_t *)((const char *)m + raw[i].off));
 }
 
 void virt_report_log(unsigned cpu, const struct virt_report *r, bool detailed)

@@ -17,8 +17,11 @@ struct kernel_config {
     int loglevel;           /* enum log_level */
     int test;               /* enum test_scenario */
     uint64_t maxcpus;       /* 0 = all */
+    uint64_t modules;       /* modules the configuration gives (0 = unchecked) */
+    bool modules_set;
     bool poweroff;          /* power off at the end instead of idling */
     bool verbose;           /* print the full capability MSR detail for every core */
+    bool acpidump;          /* hex-dump the MADT and FADT (for test fixtures, bug reports) */
 };
 
 extern struct kernel_config config;

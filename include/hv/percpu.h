@@ -60,7 +60,8 @@ extern struct percpu *cpus[MAX_CPUS];
 extern unsigned cpu_count;          /* CPUs known from ACPI (including the BSP) */
 extern bool percpu_ready;           /* GS is valid on the BSP */
 
-struct percpu *percpu_alloc(uint32_t index, uint32_t apic_id);
+/* stack_top 0: allocate a kernel stack (APs); the BSP passes the stack it runs on. */
+struct percpu *percpu_alloc(uint32_t index, uint32_t apic_id, uint64_t stack_top);
 /* Loads this CPU's GDT, TSS, IDT and GS base. */
 void cpu_init_tables(struct percpu *cpu);
 

@@ -5,6 +5,7 @@
 #include <hv/acpi_glue.h>
 #include <hv/kernel.h>
 #include <hv/power.h>
+#include <hv/config.h>
 #include <hv/log.h>
 #include <hv/kstring.h>
 
@@ -120,6 +121,27 @@ static void find_s5(const struct acpi_rsdp *rsdp)
     }
 }
 
+/* "ACPIDUMP <sig> <offset> <hex bytes>" lines: tools/acpidump.py turns them back into
+ * table files (the unit tests' fixtures come from real machines this way). */
+static void dump_table(const struct acpi_rsdp *rsdp, const char sig[4])
+{
+    const struct acpi_sdt_header *t;
+    const char *err;
+    if (acpi_find_table(rsdp, map_direct, NULL, sig, &t, NULL, &err))
+        return;
+    const uint8_t *b = (const uint8_t *)t;
+    for (uint32_t off = 0; off < t->length; off += 32) {
+        char hex[65];
+        uint32_t n = MIN(32u, t->length - off);
+        for (uint32_t i = 0; i < n; i++) {
+            hex[i * 2] = "0123456789abcdef"[b[off + i] >> 4];
+            hex[i * 2 + 1] = "0123456789abcdef"[b[off + i] & 15];
+        }
+        hex[n * 2] = '\0';
+        log_raw("ACPIDUMP %.4s %04x %s\n", sig, off, hex);
+    }
+}
+
 int acpi_init(const struct mb2_info *mb)
 {
     const struct acpi_rsdp *rsdp = mb->rsdp;
@@ -171,5 +193,9 @@ int acpi_init(const struct mb2_info *mb)
         pr_warn("ACPI: %zu CPUs beyond the supported %u ignored", acpi_madt.cpus_dropped,
                 ACPI_MAX_CPUS);
     find_s5(rsdp);
+    if (config.acpidump) {
+        dump_table(rsdp, "APIC");
+        dump_table(rsdp, "FACP");
+    }
     return 0;
 }

@@ -28,7 +28,7 @@ static uint64_t alloc_stack_top(uint64_t size)
     return (uint64_t)(uintptr_t)phys_to_virt(p) + size;
 }
 
-struct percpu *percpu_alloc(uint32_t index, uint32_t apic_id)
+struct percpu *percpu_alloc(uint32_t index, uint32_t apic_id, uint64_t stack_top)
 {
     STATIC_ASSERT(sizeof(struct percpu) <= 2 * PAGE_SIZE, "struct percpu grew past 2 pages");
     phys_addr_t p = phys_alloc_pages(2);
@@ -39,7 +39,7 @@ struct percpu *percpu_alloc(uint32_t index, uint32_t apic_id)
     cpu->index = index;
     cpu->apic_id = apic_id;
     cpu->state = CPU_ABSENT;
-    cpu->stack_top = alloc_stack_top(KERNEL_STACK_SIZE);
+    cpu->stack_top = stack_top ? stack_top : alloc_stack_top(KERNEL_STACK_SIZE);
     cpu->tss.ist[IST_DOUBLE_FAULT - 1] = alloc_stack_top(IST_STACK_SIZE);
     cpu->tss.ist[IST_NMI - 1] = alloc_stack_top(IST_STACK_SIZE);
     cpu->tss.ist[IST_MACHINE_CHECK - 1] = alloc_stack_top(IST_STACK_SIZE);

@@ -132,7 +132,7 @@ unsigned smp_start_aps(unsigned max)
             pr_warn("APIC ID %u not started: needs x2APIC mode", ac->apic_id);
             continue;
         }
-        struct percpu *cpu = percpu_alloc(cpu_count++, ac->apic_id);
+        struct percpu *cpu = percpu_alloc(cpu_count++, ac->apic_id, 0);
         if (start_ap(cpu)) {
             online++;
         } else {

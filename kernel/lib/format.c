@@ -25,7 +25,8 @@ static int emit_string(format_sink_fn sink, void *ctx, const char *s, const stru
     int len = 0, out = 0;
     if (!s)
         s = "(null)";
-    while (s[len] && (sp->precision < 0 || len < sp->precision))
+    /* Precision first: with one, C allows an array that is not NUL-terminated. */
+    while ((sp->precision < 0 || len < sp->precision) && s[len])
         len++;
     if (!sp->left)
         out += emit_pad(sink, ctx, ' ', sp->width - len);
