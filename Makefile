@@ -29,8 +29,11 @@ KERNEL_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(KERNEL_C)) \
 ELF := $(BUILD)/hypervisor.elf
 ISO := $(BUILD)/hypervisor.iso
 
-.PHONY: all iso run test unit-test boot-test bench clean
+.PHONY: all iso run test unit-test boot-test bench clean deps
 all: $(ISO)
+
+deps:
+	@tools/deps.sh
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -61,7 +64,8 @@ $(ISO): $(ELF) iso/grub.cfg tools/mkiso.sh
 
 iso: $(ISO)
 
-run: $(ISO)
+run: deps
+	@$(MAKE) -s $(ISO)
 	tools/run.sh $(ISO)
 
 unit-test:
@@ -70,7 +74,10 @@ unit-test:
 boot-test: $(ISO)
 	$(PYTEST) -v tests/boot
 
-test: unit-test boot-test
+test: deps
+	@$(MAKE) -s $(ISO)
+	$(MAKE) unit-test
+	$(MAKE) boot-test
 
 clean:
 	rm -rf $(BUILD)
