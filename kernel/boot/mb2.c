@@ -27,7 +27,9 @@ static int parse_mmap(const uint8_t *tag, uint32_t size, struct mb2_info *out, c
         *err = "memory map entry_size is not a multiple of 8 of at least 24 bytes";
         return -1;
     }
-    for (uint32_t off = 16; off + entry_size <= size; off += entry_size) {
+    /* `entry_size <= size - off`, not `off + entry_size <= size`: a huge
+     * entry_size would wrap the 32-bit sum and read outside the tag. */
+    for (uint32_t off = 16; entry_size <= size - off; off += entry_size) {
         if (out->mmap_count == MB2_MAX_MMAP) {
             out->mmap_dropped++;
             continue;
