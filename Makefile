@@ -21,7 +21,7 @@ KCFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector -fno-pic -fno-p
 LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T linker.ld
 
 KERNEL_C   := $(shell find kernel -name '*.c' | sort)
-BOOT_ASM   := $(wildcard boot/*.asm)
+BOOT_ASM   := $(wildcard boot/*.asm) $(shell find kernel -name "*.asm" | sort)
 KERNEL_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(KERNEL_C)) \
               $(patsubst %.asm,$(BUILD)/obj/%.o,$(BOOT_ASM)) \
               $(BUILD)/obj/gen/font8x16.o

@@ -13,6 +13,7 @@
 #include <hv/smp.h>
 #include <hv/power.h>
 #include <hv/image.h>
+#include <hv/vms.h>
 #include <hv/kernel.h>
 #include <hv/log.h>
 #include <hv/x86.h>
@@ -257,7 +258,14 @@ void __noreturn kmain(uint32_t magic, phys_addr_t mbi_phys)
                                            : " without NPT, not supported)") : "");
         finish_run(VERDICT_NOVMX, "CPUID.1:ECX.VMX = 0");
     }
-    if (!bsp->virt.vmx_usable)
+    if (!bsp->virt.vmx_usable) {
         log_raw("VMX not usable: %s\n", bsp->virt.vmx_problem);
+        finish_run(VERDICT_FAIL, bsp->virt.vmx_problem);
+    }
+    if (vms_init() == 0) {
+        vms_create(&mb);
+        vms_run();
+        vms_shutdown();
+    }
     finish_run(VERDICT_PASS, NULL);
 }

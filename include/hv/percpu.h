@@ -43,6 +43,8 @@ struct percpu {
     uint64_t gdt[8] __aligned(16);  /* null, code, data, TSS (two slots) */
     struct tss64 tss __aligned(16);
     struct virt_report virt;        /* what this core offers (kernel/virt_survey.c) */
+    void *virt_cpu;                 /* the backend's per-core state (VMXON region, ...) */
+    bool virt_enabled;              /* in VMX operation */
 };
 
 #define GDT_KERNEL_CODE     0x08

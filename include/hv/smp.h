@@ -11,6 +11,10 @@ unsigned smp_start_aps(unsigned max);
  * Returns 0 when it ran to completion, -1 otherwise. */
 int smp_run_on(struct percpu *cpu, cpu_work_fn fn, void *arg, uint64_t timeout_us);
 
+/* Hands fn(arg) to an online AP without waiting / waits for it to finish. */
+int smp_post(struct percpu *cpu, cpu_work_fn fn, void *arg);
+int smp_wait(struct percpu *cpu, uint64_t timeout_us);
+
 /* Common per-CPU start: tables, LAPIC, survey.  Used by the BSP and the APs. */
 void cpu_bringup_common(struct percpu *cpu);
 

@@ -29,6 +29,7 @@ struct trap_frame {
 void idt_init(void);            /* once, on the BSP */
 void idt_load(void);            /* on every CPU */
 void trap_dispatch(struct trap_frame *f);
+void irq_dispatch(uint8_t vector);
 const char *exception_name(unsigned vector);
 
 #endif

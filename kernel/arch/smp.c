@@ -143,14 +143,19 @@ unsigned smp_start_aps(unsigned max)
     return online;
 }
 
-int smp_run_on(struct percpu *cpu, cpu_work_fn fn, void *arg, uint64_t timeout_us)
+int smp_post(struct percpu *cpu, cpu_work_fn fn, void *arg)
 {
-    if (cpu->state != CPU_ONLINE)
+    if (cpu->state != CPU_ONLINE || cpu->work)
         return -1;
     cpu->work_done = false;
     cpu->work_arg = arg;
     __atomic_store_n(&cpu->work, fn, __ATOMIC_RELEASE);
     lapic_send_ipi(cpu->apic_id, VEC_IPI_WORK);
+    return 0;
+}
+
+int smp_wait(struct percpu *cpu, uint64_t timeout_us)
+{
     uint64_t step = 100;
     for (uint64_t waited = 0; waited < timeout_us; waited += step) {
         if (__atomic_load_n(&cpu->work_done, __ATOMIC_ACQUIRE))
@@ -160,4 +165,11 @@ int smp_run_on(struct percpu *cpu, cpu_work_fn fn, void *arg, uint64_t timeout_u
         udelay(step);
     }
     return -1;
+}
+
+int smp_run_on(struct percpu *cpu, cpu_work_fn fn, void *arg, uint64_t timeout_us)
+{
+    if (smp_post(cpu, fn, arg))
+        return -1;
+    return smp_wait(cpu, timeout_us);
 }

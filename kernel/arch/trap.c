@@ -157,12 +157,19 @@ static void __noreturn unexpected_exception(struct trap_frame *f)
 
 void trap_dispatch(struct trap_frame *f)
 {
-    struct percpu *cpu = this_cpu();
-
     if (f->vector < VEC_FIRST_IRQ)
         unexpected_exception(f);
 
-    switch (f->vector) {
+    irq_dispatch((uint8_t)f->vector);
+}
+
+/* Host interrupt handling, shared by the IDT path and by VM exits that
+ * acknowledged an interrupt on exit (the guest was running when it came). */
+void irq_dispatch(uint8_t vector)
+{
+    struct percpu *cpu = this_cpu();
+
+    switch (vector) {
     case VEC_LAPIC_TIMER:
         cpu->timer_ticks++;
         lapic_eoi();
@@ -176,8 +183,11 @@ void trap_dispatch(struct trap_frame *f)
         pr_warn("local APIC error interrupt");
         lapic_eoi();
         break;
+    case VEC_NMI:
+        pr_warn("NMI received");
+        break;
     default:
-        pr_warn("unexpected interrupt vector %llu", (unsigned long long)f->vector);
+        pr_warn("unexpected interrupt vector %u", vector);
         lapic_eoi();
         break;
     }

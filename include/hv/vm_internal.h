@@ -1,0 +1,60 @@
+/* Shared by the files of kernel/vm/ only. */
+#ifndef HV_VM_INTERNAL_H
+#define HV_VM_INTERNAL_H
+
+#include <hv/vm.h>
+#include <hv/virt_backend.h>
+#include <hv/gwalk.h>
+#include <hv/mb2.h>
+
+#define VM_DEFAULT_MEM          (16 * MiB)
+#define VM_MIN_MEM              (2 * MiB)
+#define VM_MAX_MEM              (3 * GiB)   /* below the 32-bit MMIO hole */
+#define VM_MAX_GUEST_MODULES    8
+
+enum vm_entry_kind { ENTRY_AUTO, ENTRY_MULTIBOOT, ENTRY_ELF32, ENTRY_ELF64, ENTRY_REAL };
+
+/* A file GRUB loaded that a guest receives as one of its multiboot modules. */
+struct guest_module {
+    phys_addr_t start, end;         /* host physical, inside the GRUB module */
+    const char *cmdline;
+};
+
+/* What a module's command line asks for (kernel/vm/vmconfig.c). */
+struct vm_config {
+    char name[VM_NAME_MAX];
+    uint64_t mem;
+    uint64_t cpu;                   /* host core; ~0 = pick one */
+    int entry;                      /* enum vm_entry_kind */
+    uint64_t load;                  /* real mode / flat binaries */
+    uint64_t timeout_ms;
+    uint64_t rflags;
+    bool rflags_set;
+    char args[VM_ARGS_MAX];
+    char owner[VM_NAME_MAX];        /* for=NAME: a file for that VM, not a VM */
+};
+
+/* The image of one VM: its GRUB module and the files handed to it. */
+struct vm_image {
+    const void *data;
+    size_t size;
+    struct guest_module modules[VM_MAX_GUEST_MODULES];
+    unsigned module_count;
+};
+
+extern const struct virt_backend *virt;
+
+int vm_config_parse(const char *cmdline, struct vm_config *cfg, char *err, size_t errlen);
+int vm_load_image(struct vm *vm, const struct vm_config *cfg, const struct vm_image *img,
+                  struct vcpu_boot_state *boot, char *err, size_t errlen);
+void vcpu_paging_state(struct vcpu *vcpu, struct gwalk_guest *g);
+
+/* kernel/vm/exit.c: returns true to keep running the vCPU. */
+bool vm_handle_exit(struct vcpu *vcpu, struct vm_exit *exit);
+void vm_stop(struct vm *vm, enum vm_stop_reason why, uint64_t status, const char *fmt, ...)
+    __printf(4, 5);
+void vm_console_putc(struct vm *vm, char c);
+void vm_console_flush(struct vm *vm);
+void vm_cpuid(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+
+#endif
