@@ -28,9 +28,17 @@ KERNEL_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(KERNEL_C)) \
 
 ELF := $(BUILD)/hypervisor.elf
 ISO := $(BUILD)/hypervisor.iso
+GUEST_DIR := $(abspath $(BUILD)/guests)
+# The example guests the default ISO runs (see iso/grub.cfg).
+DEMO_GUESTS := $(GUEST_DIR)/hello32.elf $(GUEST_DIR)/hello64.elf $(GUEST_DIR)/real16.bin
 
-.PHONY: all iso run test unit-test boot-test bench clean deps
+.PHONY: all iso run test unit-test boot-test bench clean deps guests
 all: $(ISO)
+
+guests:
+	@$(MAKE) -s -C guests O=$(GUEST_DIR)
+
+$(DEMO_GUESTS): guests
 
 deps:
 	@tools/deps.sh
@@ -58,9 +66,9 @@ $(ELF): $(KERNEL_OBJ) linker.ld
 	@$(LD) $(LDFLAGS) -o $@ $(KERNEL_OBJ)
 	@grub-file --is-x86-multiboot2 $@ || { echo "$@: no valid multiboot2 header" >&2; rm -f $@; exit 1; }
 
-$(ISO): $(ELF) iso/grub.cfg tools/mkiso.sh
+$(ISO): $(ELF) iso/grub.cfg tools/mkiso.sh $(DEMO_GUESTS)
 	@echo "  ISO     $@"
-	@tools/mkiso.sh $@ iso/grub.cfg $(ELF)
+	@tools/mkiso.sh $@ iso/grub.cfg $(ELF) $(DEMO_GUESTS)
 
 iso: $(ISO)
 
@@ -70,6 +78,10 @@ run: deps
 
 unit-test:
 	$(MAKE) -C tests/unit
+
+bench: deps
+	@$(MAKE) -s $(ISO)
+	$(PYTHON) tools/bench.py
 
 boot-test: $(ISO)
 	$(PYTEST) -v tests/boot

@@ -15,7 +15,11 @@
  * issues INVEPT after a change that removes or narrows a translation.  New
  * tables are filled completely before the single 64-bit store that links
  * them in, so a processor walking the tables meanwhile sees either the old
- * or the new translation, never a half-built table.
+ * or the new translation, never a half-built table.  Table pages are handed
+ * to free_table as soon as they are unlinked, but processors may still hold
+ * them in their paging-structure caches until that INVEPT (SDM Vol. 3C,
+ * "Caching Translation Information"): a kernel free_table must not let the
+ * page be reused before then (queue it and release the queue after INVEPT).
  */
 #ifndef HV_EPT_H
 #define HV_EPT_H

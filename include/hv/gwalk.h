@@ -58,9 +58,9 @@
 
 /* Access flags (combine; write and fetch exclude each other). */
 #define GWALK_ACC_READ      0u
-#define GWALK_ACC_WRITE     BIT(0)
-#define GWALK_ACC_FETCH     BIT(1)
-#define GWALK_ACC_USER      BIT(2)  /* CPL 3; otherwise a supervisor-mode access */
+#define GWALK_ACC_WRITE     1u
+#define GWALK_ACC_FETCH     2u
+#define GWALK_ACC_USER      4u      /* CPL 3; otherwise a supervisor-mode access */
 
 /* Paging levels as the walker reports them. */
 #define GWALK_LEVEL_NONE    0u      /* no paging, or no entry involved */
@@ -103,7 +103,8 @@ enum gwalk_reason {
     GWALK_R_SMEP,               /* supervisor fetch from a user page */
     GWALK_R_SMAP,               /* supervisor data access to a user page, AC = 0 */
     GWALK_R_NON_CANONICAL,      /* 64-bit mode: not a canonical address */
-    GWALK_R_PDPTE_RESERVED,     /* PAE PDPTE with reserved bits: see gwalk.c */
+    GWALK_R_PDPTE_RESERVED,     /* PAE PDPTE with reserved bits; reported as #GP, what
+                                   loading it (MOV to CR3) would have raised, SDM 4.4.1 */
     GWALK_R_UNBACKED,           /* guest-physical memory missing (PHYS_ERROR) */
 };
 

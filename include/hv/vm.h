@@ -133,7 +133,7 @@ struct vm {
     volatile enum vm_state state;
     enum vm_stop_reason stop_reason;
     uint64_t exit_status;
-    char stop_detail[200];
+    char stop_detail[320];
 
     char console[VM_CONSOLE_LINE];
     size_t console_len;

@@ -16,7 +16,8 @@ enum vm_entry_kind { ENTRY_AUTO, ENTRY_MULTIBOOT, ENTRY_ELF32, ENTRY_ELF64, ENTR
 
 /* A file GRUB loaded that a guest receives as one of its multiboot modules. */
 struct guest_module {
-    phys_addr_t start, end;         /* host physical, inside the GRUB module */
+    const void *data;               /* the file's bytes (inside the GRUB module) */
+    size_t size;
     const char *cmdline;
 };
 
@@ -32,6 +33,7 @@ struct vm_config {
     bool rflags_set;
     char args[VM_ARGS_MAX];
     char owner[VM_NAME_MAX];        /* for=NAME: a file for that VM, not a VM */
+    const char *module_string;      /* with for=: the rest of the line, for the guest */
 };
 
 /* The image of one VM: its GRUB module and the files handed to it. */

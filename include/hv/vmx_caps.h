@@ -166,6 +166,30 @@ void vmx_caps_decode(const struct vmx_msrs *msrs, struct vmx_caps *caps);
 int vmx_ctl_compute(const struct vmx_ctl_caps *caps, uint32_t required, uint32_t wanted,
                     uint32_t *value, uint32_t *missing);
 
+/* The VM-execution, VM-exit and VM-entry controls this hypervisor runs guests with. */
+struct vmx_controls {
+    uint32_t pin, proc, proc2, exit, entry;
+};
+
+struct vmx_ctl_failure {
+    const char *field;          /* "secondary processor-based", ... */
+    const char *msr;            /* the capability MSR that refused */
+    const char *control;        /* the SDM name of the first missing control */
+    uint32_t missing, may_be_1;
+};
+
+/*
+ * Computes every control field from the capabilities: what the hypervisor
+ * requires (EPT, unrestricted guest, I/O and MSR bitmaps, HLT exiting,
+ * external-interrupt exiting, a 64-bit host, acknowledge interrupt on exit,
+ * save/load IA32_EFER), what it uses when offered (VPID, the preemption
+ * timer, save/load PAT, ...) and what the CPU forces.  `long_mode_guest`
+ * sets "IA-32e mode guest".  Returns 0, or -1 with *fail naming the missing
+ * required control.
+ */
+int vmx_compute_controls(const struct vmx_caps *caps, bool long_mode_guest,
+                         struct vmx_controls *out, struct vmx_ctl_failure *fail);
+
 /*
  * Names the first feature this hypervisor needs that the capabilities lack
  * (EPT, unrestricted guest, 4-level EPT walks, write-back EPT memory, ...),

@@ -80,11 +80,14 @@ static inline uint64_t *table_virt(const struct ept *ept, phys_addr_t table)
     return ept->ops.to_virt(ept->ops.ctx, table);
 }
 
-/* One 64-bit store: a processor walking the tables concurrently sees either
- * the old or the new entry, never a mix. */
+/* One 64-bit store, so a processor walking the tables concurrently sees
+ * either the old or the new entry; release order, so when the entry links in
+ * a new table the compiler has already emitted every store that filled it
+ * (x86 keeps stores in program order: SDM Vol. 3A, "Memory Ordering in P6
+ * and More Recent Processor Families"). */
 static inline void entry_write(uint64_t *slot, uint64_t value)
 {
-    *(volatile uint64_t *)slot = value;
+    __atomic_store_n(slot, value, __ATOMIC_RELEASE);
 }
 
 static void table_free(struct ept *ept, phys_addr_t table)

@@ -127,15 +127,21 @@ int cmdline_parse(const char *line, const struct cmdline_option *opts, size_t no
         const char *word = p, *name = p, *val = NULL;
         size_t name_len, vlen = 0;
         bool has_val = false, unterminated = false;
+        /* GRUB re-quotes a word that held spaces as a whole: "name=value with spaces". */
+        bool whole_quoted = *p == '"';
+        if (whole_quoted)
+            name = ++p;
 
-        while (*p && !is_space(*p) && *p != '=')
+        while (*p && !is_space(*p) && *p != '=' && *p != '"')
             p++;
         name_len = p - name;
         if (*p == '=') {
             has_val = true;
             p++;
-            if (*p == '"') {
-                val = ++p;
+            if (whole_quoted || *p == '"') {
+                if (!whole_quoted)
+                    p++;
+                val = p;
                 while (*p && *p != '"')
                     p++;
                 vlen = p - val;
@@ -149,6 +155,11 @@ int cmdline_parse(const char *line, const struct cmdline_option *opts, size_t no
                     p++;
                 vlen = p - val;
             }
+        } else if (whole_quoted) {
+            if (*p == '"')
+                p++;
+            else
+                unterminated = true;
         }
         size_t word_len = p - word;
 

@@ -313,10 +313,9 @@ static bool handle_npf(struct vcpu *vcpu, struct vm_exit *e)
         return false;
     }
     ept_violation_access_string(e->npf.qual, what, sizeof(what));
-    vm_stop(vm, STOP_MISBEHAVED, 0, "EPT violation: %s at guest-physical %#llx%s, outside its "
-            "%llu MiB of RAM and any device; RIP=%#llx", what,
-            (unsigned long long)e->npf.gpa, e->npf.gla_valid ? " (linear address valid)" : "",
-            (unsigned long long)(vm->ram_size / MiB), (unsigned long long)e->rip);
+    vm_stop(vm, STOP_MISBEHAVED, 0, "EPT violation at guest-physical %#llx, outside its %llu MiB "
+            "of RAM and any device, RIP=%#llx: %s", (unsigned long long)e->npf.gpa,
+            (unsigned long long)(vm->ram_size / MiB), (unsigned long long)e->rip, what);
     return false;
 }
 

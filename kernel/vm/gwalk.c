@@ -230,9 +230,8 @@ static uint32_t pf_error_code(const struct walk *w, bool protection, bool rsvd)
     if (rsvd)
         ec |= GWALK_PF_RSVD;
     /* I/D is reported only when fetches can fault by themselves: with SMEP,
-     * or with XD in use (CR4.PAE = 1 and EFER.NXE = 1). */
-    if ((w->access & GWALK_ACC_FETCH) &&
-        ((g->cr4 & GWALK_CR4_SMEP) || ((g->cr4 & GWALK_CR4_PAE) && w->nxe)))
+     * or with XD in use (CR4.PAE = 1 and EFER.NXE = 1, which is w->nxe). */
+    if ((w->access & GWALK_ACC_FETCH) && ((g->cr4 & GWALK_CR4_SMEP) || w->nxe))
         ec |= GWALK_PF_I;
     return ec;
 }
@@ -486,6 +485,7 @@ enum gwalk_status gwalk_translate(const struct gwalk_guest *g, uint64_t linear, 
         .la = linear,
         .access = access,
         .m = g->maxphyaddr ? g->maxphyaddr : MAX_PHYADDR,
+        /* XD exists only in the 64-bit entries of PAE and IA-32e paging. */
         .nxe = mode != MODE_32 && (g->efer & GWALK_EFER_NXE),
         .rw = true,
         .us = true,

@@ -13,7 +13,6 @@
 #include <hv/vm_internal.h>
 #include <hv/guestmem.h>
 #include <hv/image.h>
-#include <hv/kernel.h>
 #include <hv/format.h>
 #include <hv/kstring.h>
 #include <hv/log.h>
@@ -171,11 +170,11 @@ static int place_modules(struct vm *vm, const struct vm_image *img, uint64_t top
     uint64_t at = ALIGN_UP(top, PAGE_SIZE);
     for (unsigned i = 0; i < img->module_count; i++) {
         const struct guest_module *m = &img->modules[i];
-        uint64_t size = m->end - m->start;
+        uint64_t size = m->size;
         if (!fits_ram(vm, at, size))
             LOAD_ERR("module '%s' (%llu bytes) does not fit in the VM's RAM", m->cmdline,
                      (unsigned long long)size);
-        if (vm_write_phys(vm, at, phys_to_virt(m->start), size))
+        if (vm_write_phys(vm, at, m->data, size))
             LOAD_ERR("out of memory copying module '%s'", m->cmdline);
         mods[i] = (struct mb1_module){ (uint32_t)at, (uint32_t)(at + size),
                                        info_string(a, m->cmdline), 0 };
@@ -287,8 +286,8 @@ static int build_identity_page_tables(struct vm *vm, uint64_t base, uint64_t *cr
     return 0;
 }
 
-static int load_elf64(struct vm *vm, const struct vm_image *img, struct vcpu_boot_state *boot,
-                      char *err, size_t errlen)
+static int load_elf64(struct vm *vm, const struct vm_image *img, uint64_t entry,
+                      struct vcpu_boot_state *boot, char *err, size_t errlen)
 {
     uint64_t top, cr3;
     uint64_t area = vm->ram_size - ELF64_BOOT_AREA;
@@ -303,7 +302,10 @@ static int load_elf64(struct vm *vm, const struct vm_image *img, struct vcpu_boo
     if (build_identity_page_tables(vm, area, &cr3) ||
         vm_write_phys(vm, args_gpa, vm->args, strlen(vm->args) + 1))
         LOAD_ERR("out of memory building the 64-bit boot page tables");
+    if (entry >= top || entry >= vm->ram_size)
+        LOAD_ERR("ELF64 entry point %#llx is outside its loaded image", (unsigned long long)entry);
     boot->mode = GUEST_LONG64;
+    boot->rip = entry;
     boot->cr3 = cr3;
     boot->rsp = vm->ram_size - 16;             /* 16-byte aligned, inside the boot area */
     boot->gpr[GPR_RDI] = args_gpa;
@@ -356,7 +358,7 @@ int vm_load_image(struct vm *vm, const struct vm_config *cfg, const struct vm_im
     case ENTRY_ELF64:
         if (ii.kind != IMAGE_ELF64)
             LOAD_ERR("entry=elf64 needs an ELF64 image, this is a %s", image_kind_name(ii.kind));
-        return load_elf64(vm, img, boot, err, errlen);
+        return load_elf64(vm, img, ii.entry, boot, err, errlen);
     case ENTRY_ELF32: {
         uint64_t top;
         if (ii.kind != IMAGE_ELF32)

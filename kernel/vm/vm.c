@@ -247,8 +247,9 @@ void vms_create(const struct mb2_info *mb)
             if (valid[j] && !strcmp(cfgs[j].owner, cfgs[i].name) &&
                 images[slot].module_count < VM_MAX_GUEST_MODULES)
                 images[slot].modules[images[slot].module_count++] =
-                    (struct guest_module){ mb->modules[j].start, mb->modules[j].end,
-                                           mb->modules[j].cmdline };
+                    (struct guest_module){ phys_to_virt(mb->modules[j].start),
+                                           mb->modules[j].end - mb->modules[j].start,
+                                           cfgs[j].module_string };
         err[0] = '\0';
         struct vm *vm = vm_create(&cfgs[i], &images[slot], err, sizeof(err));
         if (!vm) {
@@ -324,6 +325,7 @@ static void run_vm_here(struct pending_vm *p)
     struct vcpu *vcpu = vm->vcpu;
 
     vm->state = VM_RUNNING;
+    memcpy(vcpu->gpr, p->boot.gpr, sizeof(vcpu->gpr));     /* EAX/EBX, RDI/RSI per protocol */
     if (virt->vcpu_init(vcpu, &p->boot)) {
         vm_stop(vm, STOP_HOST_ERROR, 0, "could not build its VMCS");
     } else {

@@ -22,9 +22,37 @@ static void report(void *ctx, const char *word, size_t len, const char *problem)
         ksnprintf(r->err, r->len, "'%.*s': %s", (int)len, word, problem);
 }
 
+/* "for=NAME rest of line": a file for VM NAME; the rest is its module string,
+ * handed to the guest untouched (as GRUB hands a module's command line). */
+static bool parse_owner(const char *cmdline, struct vm_config *cfg, char *err, size_t errlen)
+{
+    const char *p = cmdline, *name;
+    while (*p == ' ')
+        p++;
+    if (strncmp(p, "for=", 4))
+        return false;
+    name = p += 4;
+    while (*p && *p != ' ')
+        p++;
+    if (p == name || (size_t)(p - name) >= sizeof(cfg->owner)) {
+        ksnprintf(err, errlen, "for= needs the name of a VM (at most %zu characters)",
+                  sizeof(cfg->owner) - 1);
+        cfg->owner[0] = '\0';
+        return true;
+    }
+    memcpy(cfg->owner, name, p - name);
+    cfg->owner[p - name] = '\0';
+    while (*p == ' ')
+        p++;
+    cfg->module_string = p;
+    return true;
+}
+
 int vm_config_parse(const char *cmdline, struct vm_config *cfg, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof(*cfg));
+    if (parse_owner(cmdline, cfg, err, errlen))
+        return cfg->owner[0] ? 0 : -1;
     cfg->mem = VM_DEFAULT_MEM;
     cfg->cpu = CPU_ANY;
     cfg->load = REAL_MODE_LOAD;
@@ -39,7 +67,6 @@ int vm_config_parse(const char *cmdline, struct vm_config *cfg, char *err, size_
         { .name = "timeout", .type = CMDLINE_UINT, .dest = &cfg->timeout_ms, .max = MAX_TIMEOUT_MS },
         { .name = "rflags", .type = CMDLINE_UINT, .dest = &cfg->rflags, .max = 0xFFFFFFFF },
         { .name = "args", .type = CMDLINE_STRING, .dest = cfg->args, .size = sizeof(cfg->args) },
-        { .name = "for", .type = CMDLINE_STRING, .dest = cfg->owner, .size = sizeof(cfg->owner) },
     };
     struct report_ctx r = { err, errlen, 0 };
     cmdline_parse(cmdline, opts, ARRAY_SIZE(opts), report, &r);

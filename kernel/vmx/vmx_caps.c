@@ -102,3 +102,80 @@ const char *vmx_caps_missing_feature(const struct vmx_caps *c)
         return "64-bit host (IA32_VMX_EXIT_CTLS[41], host address-space size)";
     return NULL;
 }
+
+struct ctl_name { uint32_t bit; const char *name; };
+
+static const struct ctl_name control_names[] = {
+    { PIN_EXTERNAL_INTERRUPT_EXITING, "external-interrupt exiting" },
+    { PIN_NMI_EXITING, "NMI exiting" },
+    { PIN_VMX_PREEMPTION_TIMER, "activate VMX-preemption timer" },
+    { PROC_HLT_EXITING, "HLT exiting" }, { PROC_USE_IO_BITMAPS, "use I/O bitmaps" },
+    { PROC_USE_MSR_BITMAPS, "use MSR bitmaps" },
+    { PROC_ACTIVATE_SECONDARY_CONTROLS, "activate secondary controls" },
+    { PROC2_ENABLE_EPT, "enable EPT" }, { PROC2_UNRESTRICTED_GUEST, "unrestricted guest" },
+    { EXIT_HOST_ADDRESS_SPACE_SIZE, "host address-space size" },
+    { EXIT_ACK_INTERRUPT_ON_EXIT, "acknowledge interrupt on exit" },
+    { EXIT_SAVE_IA32_EFER, "save IA32_EFER" }, { EXIT_LOAD_IA32_EFER, "load IA32_EFER" },
+    { ENTRY_LOAD_IA32_EFER, "load IA32_EFER" }, { ENTRY_IA32E_MODE_GUEST, "IA-32e mode guest" },
+};
+
+struct ctl_request {
+    const char *field, *true_msr, *msr;
+    const struct vmx_ctl_caps *caps;
+    uint32_t required, wanted, *out;
+};
+
+int vmx_compute_controls(const struct vmx_caps *c, bool long_mode_guest,
+                         struct vmx_controls *out, struct vmx_ctl_failure *fail)
+{
+    /* Primary controls the hypervisor depends on; the table order is also the
+     * order in which a missing one is reported. */
+    struct ctl_request req[] = {
+        /* External interrupts and NMIs belong to the host (SDM 25.6.1); the
+         * preemption timer bounds how long a guest runs unobserved. */
+        { "pin-based", "IA32_VMX_TRUE_PINBASED_CTLS", "IA32_VMX_PINBASED_CTLS", &c->pin,
+          PIN_EXTERNAL_INTERRUPT_EXITING | PIN_NMI_EXITING, PIN_VMX_PREEMPTION_TIMER, &out->pin },
+        /* HLT, every port and every MSR exit (the guest never reaches a host
+         * port or MSR); MONITOR/MWAIT exit so they can be refused.  No CR3
+         * exits: EPT makes the guest's CR3 harmless. */
+        { "primary processor-based", "IA32_VMX_TRUE_PROCBASED_CTLS", "IA32_VMX_PROCBASED_CTLS",
+          &c->proc, PROC_HLT_EXITING | PROC_USE_IO_BITMAPS | PROC_USE_MSR_BITMAPS |
+          PROC_ACTIVATE_SECONDARY_CONTROLS, PROC_MWAIT_EXITING | PROC_MONITOR_EXITING, &out->proc },
+        { "secondary processor-based", "IA32_VMX_PROCBASED_CTLS2", "IA32_VMX_PROCBASED_CTLS2",
+          &c->proc2, PROC2_ENABLE_EPT | PROC2_UNRESTRICTED_GUEST,
+          PROC2_ENABLE_VPID | PROC2_ENABLE_RDTSCP | PROC2_ENABLE_INVPCID |
+          PROC2_ENABLE_XSAVES_XRSTORS | PROC2_WBINVD_EXITING, &out->proc2 },
+        /* A 64-bit host; the interrupt's vector arrives with the exit (28.2.2). */
+        { "VM-exit", "IA32_VMX_TRUE_EXIT_CTLS", "IA32_VMX_EXIT_CTLS", &c->exit,
+          EXIT_HOST_ADDRESS_SPACE_SIZE | EXIT_ACK_INTERRUPT_ON_EXIT | EXIT_SAVE_IA32_EFER |
+          EXIT_LOAD_IA32_EFER, EXIT_SAVE_IA32_PAT | EXIT_LOAD_IA32_PAT, &out->exit },
+        { "VM-entry", "IA32_VMX_TRUE_ENTRY_CTLS", "IA32_VMX_ENTRY_CTLS", &c->entry,
+          ENTRY_LOAD_IA32_EFER | (long_mode_guest ? ENTRY_IA32E_MODE_GUEST : 0),
+          ENTRY_LOAD_IA32_PAT, &out->entry },
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(req); i++) {
+        uint32_t missing;
+        if (vmx_ctl_compute(req[i].caps, req[i].required, req[i].wanted, req[i].out, &missing)) {
+            fail->field = req[i].field;
+            fail->msr = c->true_ctls && req[i].caps != &c->proc2 ? req[i].true_msr : req[i].msr;
+            fail->missing = missing;
+            fail->may_be_1 = req[i].caps->may_be_1;
+            fail->control = "(unnamed control)";
+            for (size_t k = 0; k < ARRAY_SIZE(control_names); k++)
+                if (missing & control_names[k].bit) {
+                    fail->control = control_names[k].name;
+                    break;
+                }
+            return -1;
+        }
+    }
+    /* Saving the timer value keeps it counting across exits (25.7.1), so it
+     * need not be rewritten on every entry. */
+    if ((out->pin & PIN_VMX_PREEMPTION_TIMER) && (c->exit.may_be_1 & EXIT_SAVE_VMX_PREEMPTION_TIMER))
+        out->exit |= EXIT_SAVE_VMX_PREEMPTION_TIMER;
+    /* A forced "IA-32e mode guest" cannot be: the entry must match the guest. */
+    if (!long_mode_guest)
+        out->entry &= ~ENTRY_IA32E_MODE_GUEST;
+    return 0;
+}

@@ -52,92 +52,22 @@
 /* VPIDs tag the guest's TLB entries (28.1); 0 is the host's. */
 static uint16_t next_vpid = 1;
 
-struct ctl_name { uint32_t bit; const char *name; };
-
-static const struct ctl_name pin_names[] = {
-    { PIN_EXTERNAL_INTERRUPT_EXITING, "external-interrupt exiting" },
-    { PIN_NMI_EXITING, "NMI exiting" }, { PIN_VMX_PREEMPTION_TIMER, "VMX-preemption timer" }, {0, 0} };
-static const struct ctl_name proc_names[] = {
-    { PROC_HLT_EXITING, "HLT exiting" }, { PROC_USE_IO_BITMAPS, "use I/O bitmaps" },
-    { PROC_USE_MSR_BITMAPS, "use MSR bitmaps" },
-    { PROC_ACTIVATE_SECONDARY_CONTROLS, "activate secondary controls" }, {0, 0} };
-static const struct ctl_name proc2_names[] = {
-    { PROC2_ENABLE_EPT, "enable EPT" }, { PROC2_UNRESTRICTED_GUEST, "unrestricted guest" },
-    { PROC2_ENABLE_VPID, "enable VPID" }, {0, 0} };
-static const struct ctl_name exit_names[] = {
-    { EXIT_HOST_ADDRESS_SPACE_SIZE, "host address-space size" },
-    { EXIT_ACK_INTERRUPT_ON_EXIT, "acknowledge interrupt on exit" },
-    { EXIT_SAVE_IA32_EFER, "save IA32_EFER" }, { EXIT_LOAD_IA32_EFER, "load IA32_EFER" }, {0, 0} };
-static const struct ctl_name entry_names[] = {
-    { ENTRY_LOAD_IA32_EFER, "load IA32_EFER" }, { ENTRY_IA32E_MODE_GUEST, "IA-32e mode guest" }, {0, 0} };
-
-static const char *ctl_bit_name(const struct ctl_name *t, uint32_t bits)
-{
-    for (; t->name; t++)
-        if (bits & t->bit)
-            return t->name;
-    return "(unnamed control)";
-}
-
-/* One control field: required bits must be allowed, wanted bits when possible. */
-static int compute(const char *field, const char *msr, const struct vmx_ctl_caps *caps,
-                   const struct ctl_name *names, uint32_t required, uint32_t wanted, uint32_t *out)
-{
-    uint32_t missing;
-    if (vmx_ctl_compute(caps, required, wanted, out, &missing)) {
-        pr_err("VMCS: the %s control \"%s\" is required but %s does not allow it "
-               "(allowed-1 settings %#x, missing %#x)", field, ctl_bit_name(names, missing),
-               msr, caps->may_be_1, missing);
-        return -1;
-    }
-    return 0;
-}
-
 static int setup_controls(struct vmx_vcpu *vv, const struct vcpu_boot_state *boot)
 {
-    const struct vmx_caps *c = vv->caps;
-    const char *t = c->true_ctls ? "IA32_VMX_TRUE_" : "IA32_VMX_";
-    char m_pin[40], m_proc[40], m_exit[40], m_entry[40];
-    ksnprintf(m_pin, sizeof(m_pin), "%sPINBASED_CTLS", t);
-    ksnprintf(m_proc, sizeof(m_proc), "%sPROCBASED_CTLS", t);
-    ksnprintf(m_exit, sizeof(m_exit), "%sEXIT_CTLS", t);
-    ksnprintf(m_entry, sizeof(m_entry), "%sENTRY_CTLS", t);
+    struct vmx_controls ctl;
+    struct vmx_ctl_failure fail;
 
-    /* External interrupts and NMIs belong to the host (25.6.1). The preemption
-     * timer bounds how long a guest runs before the host looks again. */
-    if (compute("pin-based", m_pin, &c->pin, pin_names,
-                PIN_EXTERNAL_INTERRUPT_EXITING | PIN_NMI_EXITING,
-                PIN_VMX_PREEMPTION_TIMER, &vv->pin))
+    if (vmx_compute_controls(vv->caps, boot->mode == GUEST_LONG64, &ctl, &fail)) {
+        pr_err("VMCS: the %s control \"%s\" is required but %s does not allow it "
+               "(allowed-1 settings %#x, missing %#x)", fail.field, fail.control, fail.msr,
+               fail.may_be_1, fail.missing);
         return -1;
-    /* HLT, I/O and MSR accesses exit through bitmaps that select everything
-     * (the guest never reaches a host port or MSR); MONITOR/MWAIT exit so we can
-     * refuse them.  CR3 exits are not wanted: EPT makes guest CR3 harmless. */
-    if (compute("primary processor-based", m_proc, &c->proc, proc_names,
-                PROC_HLT_EXITING | PROC_USE_IO_BITMAPS | PROC_USE_MSR_BITMAPS |
-                PROC_ACTIVATE_SECONDARY_CONTROLS,
-                PROC_MWAIT_EXITING | PROC_MONITOR_EXITING, &vv->proc))
-        return -1;
-    if (compute("secondary processor-based", "IA32_VMX_PROCBASED_CTLS2", &c->proc2, proc2_names,
-                PROC2_ENABLE_EPT | PROC2_UNRESTRICTED_GUEST,
-                PROC2_ENABLE_VPID | PROC2_ENABLE_RDTSCP | PROC2_ENABLE_INVPCID |
-                PROC2_ENABLE_XSAVES_XRSTORS | PROC2_WBINVD_EXITING, &vv->proc2))
-        return -1;
-    /* A 64-bit host; acknowledging the interrupt on exit hands us its vector
-     * in the exit interruption information (28.2.2). */
-    if (compute("VM-exit", m_exit, &c->exit, exit_names,
-                EXIT_HOST_ADDRESS_SPACE_SIZE | EXIT_ACK_INTERRUPT_ON_EXIT |
-                EXIT_SAVE_IA32_EFER | EXIT_LOAD_IA32_EFER,
-                EXIT_SAVE_IA32_PAT | EXIT_LOAD_IA32_PAT |
-                ((vv->pin & PIN_VMX_PREEMPTION_TIMER) ? EXIT_SAVE_VMX_PREEMPTION_TIMER : 0),
-                &vv->exit))
-        return -1;
-    uint32_t entry_req = ENTRY_LOAD_IA32_EFER |
-                         (boot->mode == GUEST_LONG64 ? ENTRY_IA32E_MODE_GUEST : 0);
-    if (compute("VM-entry", m_entry, &c->entry, entry_names, entry_req, ENTRY_LOAD_IA32_PAT,
-                &vv->entry))
-        return -1;
-    if (boot->mode != GUEST_LONG64)
-        vv->entry &= ~ENTRY_IA32E_MODE_GUEST;
+    }
+    vv->pin = ctl.pin;
+    vv->proc = ctl.proc;
+    vv->proc2 = ctl.proc2;
+    vv->exit = ctl.exit;
+    vv->entry = ctl.entry;
     if (!(vv->proc2 & PROC2_ENABLE_VPID))
         pr_debug("VMCS: no VPID: every VM exit flushes the guest's TLB entries");
 

@@ -73,6 +73,16 @@ void vmx_vcpu_destroy(struct vcpu *vcpu)
     if (!vv)
         return;
     if (vv->vmcs && vv->vmcs != PMM_NO_MEMORY) {
+        /* This core may still cache translations derived from the VM's EPT (and
+         * its VPID): drop them before its pages can be reused by another VM,
+         * which might even get the same EPTP (29.4.3.1). */
+        const struct vmx_vm *xv = vcpu->vm->backend;
+        if (vv->caps->invept_single)
+            invept(INVEPT_SINGLE_CONTEXT, xv->eptp);
+        else
+            invept(INVEPT_ALL_CONTEXT, 0);
+        if (vv->vpid && vv->caps->invvpid_single)
+            invvpid(INVVPID_SINGLE_CONTEXT, vv->vpid);
         /* 25.11.1: VMCLEAR writes any cached VMCS data back and makes it inactive. */
         vmclear(vv->vmcs);
         phys_free_pages(vv->vmcs, 1);

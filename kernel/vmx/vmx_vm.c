@@ -69,7 +69,9 @@ static int vmx_map(struct vm *vm, uint64_t gpa, phys_addr_t hpa, uint64_t size, 
                    bool uncached)
 {
     struct vmx_vm *xv = vm->backend;
-    bool replacing = ept_lookup(xv->ept, gpa, NULL, NULL, NULL, NULL);
+    bool replacing = false;
+    for (uint64_t off = 0; off < size && !replacing; off += PAGE_SIZE)
+        replacing = ept_lookup(xv->ept, gpa + off, NULL, NULL, NULL, NULL);
     int rc = ept_map_range(xv->ept, gpa, hpa, size, perms & EPT_RWX,
                            uncached ? EPT_MT_UC : EPT_MT_WB);
     if (rc == EPT_OK && replacing)
