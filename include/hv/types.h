@@ -27,6 +27,8 @@ typedef uint64_t phys_addr_t;
 #define __aligned(n)        __attribute__((aligned(n)))
 #define __printf(a, b)      __attribute__((format(printf, a, b)))
 #define __unused            __attribute__((unused))
+/* Keeps cold code (reports, rare exits) out of the exit path's stack frames. */
+#define __cold              __attribute__((noinline, cold))
 #define likely(x)           __builtin_expect(!!(x), 1)
 #define unlikely(x)         __builtin_expect(!!(x), 0)
 

@@ -32,13 +32,13 @@ struct virt_backend {
     /* vCPU lifecycle on the core that runs it. */
     int (*vcpu_init)(struct vcpu *vcpu, const struct vcpu_boot_state *boot);
     void (*vcpu_destroy)(struct vcpu *vcpu);
-    /* Runs the guest until the next exit and decodes it into *exit.
-     * Returns 0, or -1 when VM entry failed (exit->kind = VMEXIT_ENTRY_FAILED,
-     * the diagnosis already printed). */
+    /* Runs the guest until the next exit and decodes it into *exit.  When
+     * the previous exit's handler set exit->skip, the guest first moves past
+     * the instruction that exited.  Returns 0, or -1 when VM entry failed
+     * (exit->kind = VMEXIT_ENTRY_FAILED, the diagnosis already printed). */
     int (*vcpu_run)(struct vcpu *vcpu, struct vm_exit *exit);
 
     /* Used by exit handlers. */
-    void (*skip_instruction)(struct vcpu *vcpu, const struct vm_exit *exit);
     void (*inject_exception)(struct vcpu *vcpu, uint8_t vector, bool has_error,
                              uint32_t error_code);
     uint64_t (*get_reg)(struct vcpu *vcpu, enum vcpu_reg reg);
@@ -48,6 +48,9 @@ struct virt_backend {
     bool (*write_cr)(struct vcpu *vcpu, unsigned cr, uint64_t value);
     uint64_t (*read_cr)(struct vcpu *vcpu, unsigned cr);    /* as the guest sees it */
     void (*dump_state)(struct vcpu *vcpu);
+    /* The vendor's name for an exit (SDM wording for VMX), for reports only:
+     * kept off the exit path. */
+    const char *(*exit_name)(const struct vm_exit *exit);
 };
 
 extern const struct virt_backend vmx_backend;

@@ -81,9 +81,11 @@ enum cr_access_type { CR_MOV_TO, CR_MOV_FROM, CR_CLTS, CR_LMSW };
 struct vm_exit {
     enum vm_exit_kind kind;
     uint32_t raw_reason;            /* the vendor's number, for reports */
-    const char *reason_name;        /* the vendor's name (SDM wording for VMX) */
+    const char *failure;            /* VMEXIT_ENTRY_FAILED: which check, in SDM words */
     uint64_t rip;
     uint32_t insn_len;
+    bool skip;                      /* set by a handler: resume after the instruction
+                                       (the backend advances RIP on the next entry) */
     union {
         struct { uint16_t port; uint8_t size; bool in, string, rep; } io;
         struct { uint32_t msr; } msr;
@@ -118,6 +120,16 @@ struct vm_stats {
     uint64_t unowned_io;            /* port accesses no device owns */
 };
 
+/* CPUID answers computed once per VM (kernel/vm/cpuid.c), so the CPUID exit
+ * does a table lookup instead of running the host's CPUID and filtering. */
+#define CPUID_TABLE_LEAVES  0x20
+struct cpuid_table {
+    uint32_t max_basic, max_ext;
+    uint32_t subleaf_leaves;        /* bit n: basic leaf n depends on ECX: not cached */
+    uint32_t basic[CPUID_TABLE_LEAVES][4];
+    uint32_t ext[CPUID_TABLE_LEAVES][4];
+};
+
 struct vm {
     unsigned id;
     char name[VM_NAME_MAX];
@@ -138,6 +150,7 @@ struct vm {
     char console[VM_CONSOLE_LINE];
     size_t console_len;
     struct vm_stats stats;
+    struct cpuid_table cpuid;
 };
 
 struct vcpu {

@@ -6,6 +6,7 @@
 #include <hv/virt_backend.h>
 #include <hv/gwalk.h>
 #include <hv/mb2.h>
+#include <hv/x86.h>
 
 #define VM_DEFAULT_MEM          (16 * MiB)
 #define VM_MIN_MEM              (2 * MiB)
@@ -57,6 +58,33 @@ void vm_stop(struct vm *vm, enum vm_stop_reason why, uint64_t status, const char
     __printf(4, 5);
 void vm_console_putc(struct vm *vm, char c);
 void vm_console_flush(struct vm *vm);
-void vm_cpuid(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+void vm_cpuid_init(struct vm *vm);
+
+/* kernel/vm/cpuid.c */
+#define CPUID_LEAF1_ECX_OSXSAVE BIT(27)
+void cpuid_uncached(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf);
+
+/* CPUID for the guest: EAX/ECX in, EAX/EBX/ECX/EDX out.  Inline: this is the
+ * whole of the CPUID exit's work, a lookup in the VM's table. */
+static inline void vm_cpuid(struct vcpu *vcpu)
+{
+    const struct cpuid_table *t = &vcpu->vm->cpuid;
+    uint32_t leaf = (uint32_t)vcpu->gpr[GPR_RAX];
+    const uint32_t *hit;
+
+    if (leaf < CPUID_TABLE_LEAVES && !(t->subleaf_leaves & BIT(leaf)))
+        hit = t->basic[leaf];
+    else if (leaf - 0x80000000 < CPUID_TABLE_LEAVES)
+        hit = t->ext[leaf - 0x80000000];
+    else
+        return cpuid_uncached(vcpu, leaf, (uint32_t)vcpu->gpr[GPR_RCX]);
+    vcpu->gpr[GPR_RAX] = hit[0];
+    vcpu->gpr[GPR_RBX] = hit[1];
+    vcpu->gpr[GPR_RCX] = hit[2];
+    vcpu->gpr[GPR_RDX] = hit[3];
+    /* OSXSAVE mirrors the guest's CR4.OSXSAVE, not the host's. */
+    if (unlikely(leaf == 1) && (virt->read_cr(vcpu, 4) & CR4_OSXSAVE))
+        vcpu->gpr[GPR_RCX] |= CPUID_LEAF1_ECX_OSXSAVE;
+}
 
 #endif

@@ -46,12 +46,12 @@ const char *vmx_diagnose_controls(const struct vmx_vcpu *vv, char *buf, size_t n
 int vmx_vcpu_init(struct vcpu *vcpu, const struct vcpu_boot_state *boot);
 void vmx_vcpu_destroy(struct vcpu *vcpu);
 int vmx_vcpu_run(struct vcpu *vcpu, struct vm_exit *exit);
-void vmx_skip_instruction(struct vcpu *vcpu, const struct vm_exit *exit);
 void vmx_inject_exception(struct vcpu *vcpu, uint8_t vector, bool has_error, uint32_t error_code);
 uint64_t vmx_get_reg(struct vcpu *vcpu, enum vcpu_reg reg);
 void vmx_set_reg(struct vcpu *vcpu, enum vcpu_reg reg, uint64_t value);
 uint64_t vmx_read_cr(struct vcpu *vcpu, unsigned cr);
 bool vmx_write_cr(struct vcpu *vcpu, unsigned cr, uint64_t value);
+const char *vmx_exit_name(const struct vm_exit *exit);
 
 /* vmx_vm.c: 29.4.3.1 / 4.4.1: with EPT, PAE paging takes its PDPTEs from the
  * VMCS on VM entry, so switching the guest into PAE paging must load them. */

@@ -11,7 +11,6 @@
 
 #define LEAF1_ECX_HIDDEN    (BIT(3) | BIT(5) | BIT(6) | BIT(7) | BIT(8) | BIT(15) | BIT(21) | \
                              BIT(24))   /* MONITOR VMX SMX EST TM2 PDCM x2APIC TSC-deadline */
-#define LEAF1_ECX_OSXSAVE   BIT(27)
 #define LEAF1_ECX_HYPERVISOR BIT(31)
 #define LEAF1_EDX_HIDDEN    (BIT(9) | BIT(22) | BIT(28) | BIT(29) | BIT(31))  /* APIC ACPI HTT TM PBE */
 #define LEAF1_EBX_KEEP      0x0000FFFFu /* brand index, CLFLUSH size; APIC ID 0, 1 CPU */
@@ -22,7 +21,12 @@
 #define EXT1_ECX_SVM        BIT(2)
 #define HV_LEAF_MAX         HV_CPUID_LEAF_BASE
 
-void vm_cpuid(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+/* Leaves whose answer depends on the subleaf in ECX (SDM Vol. 2A, CPUID). */
+#define SUBLEAF_LEAVES      (BIT(4) | BIT(7) | BIT(0xB) | BIT(0xD) | BIT(0xF) | BIT(0x10) | \
+                             BIT(0x12) | BIT(0x14) | BIT(0x17) | BIT(0x18) | BIT(0x1D) | BIT(0x1F))
+
+
+static void compute(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
     struct cpuid_regs r = { 0, 0, 0, 0 };
 
@@ -38,9 +42,8 @@ void vm_cpuid(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4
     case 1:
         r.ecx &= ~LEAF1_ECX_HIDDEN;
         r.ecx |= LEAF1_ECX_HYPERVISOR;
-        /* OSXSAVE mirrors the guest's CR4.OSXSAVE, not the host's. */
-        r.ecx = (virt->read_cr(vcpu, 4) & CR4_OSXSAVE) ? (r.ecx | LEAF1_ECX_OSXSAVE)
-                                                       : (r.ecx & ~LEAF1_ECX_OSXSAVE);
+        r.ecx &= ~CPUID_LEAF1_ECX_OSXSAVE;      /* set per guest CR4 in vm_cpuid() */
+        (void)vcpu;
         r.edx &= ~LEAF1_EDX_HIDDEN;
         r.ebx = (r.ebx & LEAF1_EBX_KEEP) | LEAF1_EBX_ONE_CPU;
         break;
@@ -70,4 +73,26 @@ void vm_cpuid(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4
     out[1] = r.ebx;
     out[2] = r.ecx;
     out[3] = r.edx;
+}
+
+void vm_cpuid_init(struct vm *vm)
+{
+    struct cpuid_table *t = &vm->cpuid;
+    t->max_basic = cpuid(0, 0).eax;
+    t->max_ext = cpuid(0x80000000, 0).eax;
+    t->subleaf_leaves = SUBLEAF_LEAVES;
+    for (uint32_t l = 0; l < CPUID_TABLE_LEAVES; l++) {
+        compute(NULL, l, 0, t->basic[l]);
+        compute(NULL, 0x80000000 + l, 0, t->ext[l]);
+    }
+}
+
+void cpuid_uncached(struct vcpu *vcpu, uint32_t leaf, uint32_t subleaf)
+{
+    uint32_t out[4];
+    compute(vcpu, leaf, subleaf, out);
+    vcpu->gpr[GPR_RAX] = out[0];
+    vcpu->gpr[GPR_RBX] = out[1];
+    vcpu->gpr[GPR_RCX] = out[2];
+    vcpu->gpr[GPR_RDX] = out[3];
 }

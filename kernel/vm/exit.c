@@ -75,17 +75,12 @@ static void inject_gp(struct vcpu *vcpu) { virt->inject_exception(vcpu, EXC_GP, 
 
 static bool handle_cpuid(struct vcpu *vcpu, struct vm_exit *e)
 {
-    uint32_t r[4];
-    vm_cpuid(vcpu, (uint32_t)vcpu->gpr[GPR_RAX], (uint32_t)vcpu->gpr[GPR_RCX], r);
-    vcpu->gpr[GPR_RAX] = r[0];
-    vcpu->gpr[GPR_RBX] = r[1];
-    vcpu->gpr[GPR_RCX] = r[2];
-    vcpu->gpr[GPR_RDX] = r[3];
-    virt->skip_instruction(vcpu, e);
+    vm_cpuid(vcpu);
+    e->skip = true;
     return true;
 }
 
-static long hypercall_console_write(struct vcpu *vcpu, uint64_t gla, uint64_t len)
+static __cold long hypercall_console_write(struct vcpu *vcpu, uint64_t gla, uint64_t len)
 {
     char buf[HC_CONSOLE_WRITE_MAX];
     struct gwalk_fault fault;
@@ -98,7 +93,7 @@ static long hypercall_console_write(struct vcpu *vcpu, uint64_t gla, uint64_t le
     return (long)len;
 }
 
-static bool handle_hypercall(struct vcpu *vcpu, struct vm_exit *e)
+static __attribute__((noinline)) bool handle_hypercall(struct vcpu *vcpu, struct vm_exit *e)
 {
     struct vm *vm = vcpu->vm;
     uint64_t mask = word_mask(vcpu);
@@ -114,7 +109,7 @@ static bool handle_hypercall(struct vcpu *vcpu, struct vm_exit *e)
         case HC_EXIT:
             vm_stop(vm, STOP_EXITED, a1, "exited through hypercall HC_EXIT with status %llu",
                     (unsigned long long)a1);
-            virt->skip_instruction(vcpu, e);
+            e->skip = true;
             return false;
         case HC_CONSOLE_WRITE:
             ret = hypercall_console_write(vcpu, a1, a2);
@@ -133,14 +128,14 @@ static bool handle_hypercall(struct vcpu *vcpu, struct vm_exit *e)
         }
     }
     vcpu->gpr[GPR_RAX] = (uint64_t)ret & mask;
-    virt->skip_instruction(vcpu, e);
+    e->skip = true;
     return true;
 }
 
-static bool handle_hlt(struct vcpu *vcpu, struct vm_exit *e)
+static __cold bool handle_hlt(struct vcpu *vcpu, struct vm_exit *e)
 {
     bool if_set = virt->get_reg(vcpu, VREG_RFLAGS) & RFLAGS_IF;
-    virt->skip_instruction(vcpu, e);
+    e->skip = true;
     /* Nothing delivers interrupts to guests yet (no virtual interrupt
      * controller), so a halted vCPU could never wake: stop the VM. */
     vm_stop(vcpu->vm, STOP_HALTED, 0, "halted at RIP=%#llx with interrupts %s: nothing can "
@@ -150,7 +145,7 @@ static bool handle_hlt(struct vcpu *vcpu, struct vm_exit *e)
 }
 
 /* Port I/O: the device that owns the port, or what an empty bus gives. */
-static bool handle_io(struct vcpu *vcpu, struct vm_exit *e)
+static __attribute__((noinline)) bool handle_io(struct vcpu *vcpu, struct vm_exit *e)
 {
     struct vm *vm = vcpu->vm;
     uint64_t mask = e->io.size == 4 ? 0xFFFFFFFFULL : (1ULL << (e->io.size * 8)) - 1;
@@ -174,11 +169,11 @@ static bool handle_io(struct vcpu *vcpu, struct vm_exit *e)
         if (!port_io(vm, e->io.port, e->io.size, true, &v))
             vm->stats.unowned_io++;
     }
-    virt->skip_instruction(vcpu, e);
+    e->skip = true;
     return vm->stop_reason == STOP_NONE;
 }
 
-static bool rdmsr_emulated(struct vcpu *vcpu, uint32_t msr, uint64_t *v)
+static __cold bool rdmsr_emulated(struct vcpu *vcpu, uint32_t msr, uint64_t *v)
 {
     switch (msr) {
     case MSR_IA32_TSC:              *v = rdtsc(); return true;
@@ -194,7 +189,7 @@ static bool rdmsr_emulated(struct vcpu *vcpu, uint32_t msr, uint64_t *v)
     }
 }
 
-static bool wrmsr_emulated(struct vcpu *vcpu, uint32_t msr, uint64_t v)
+static __cold bool wrmsr_emulated(struct vcpu *vcpu, uint32_t msr, uint64_t v)
 {
     switch (msr) {
     case MSR_IA32_EFER: {
@@ -219,7 +214,7 @@ static bool wrmsr_emulated(struct vcpu *vcpu, uint32_t msr, uint64_t v)
 
 /* Only the MSRs above exist for a guest: anything else is #GP, as on a CPU
  * without that MSR, and never reaches the hardware. */
-static bool handle_msr(struct vcpu *vcpu, struct vm_exit *e)
+static __cold bool handle_msr(struct vcpu *vcpu, struct vm_exit *e)
 {
     uint32_t msr = (uint32_t)vcpu->gpr[GPR_RCX];
     if (e->kind == VMEXIT_RDMSR) {
@@ -240,11 +235,11 @@ static bool handle_msr(struct vcpu *vcpu, struct vm_exit *e)
             return true;
         }
     }
-    virt->skip_instruction(vcpu, e);
+    e->skip = true;
     return true;
 }
 
-static bool handle_cr(struct vcpu *vcpu, struct vm_exit *e)
+static __cold bool handle_cr(struct vcpu *vcpu, struct vm_exit *e)
 {
     uint64_t *gpr = &vcpu->gpr[e->cr.gpr];
     bool ok = true;
@@ -275,13 +270,13 @@ static bool handle_cr(struct vcpu *vcpu, struct vm_exit *e)
         inject_gp(vcpu);
         return true;
     }
-    virt->skip_instruction(vcpu, e);
+    e->skip = true;
     return true;
 }
 
 /* XSETBV (SDM Vol. 2C): the CPU already checked CPL and CR4.OSXSAVE before
  * the exit; we check the value against what the host CPU supports. */
-static bool handle_xsetbv(struct vcpu *vcpu, struct vm_exit *e)
+static __cold bool handle_xsetbv(struct vcpu *vcpu, struct vm_exit *e)
 {
     uint32_t index = (uint32_t)vcpu->gpr[GPR_RCX];
     uint64_t v = (vcpu->gpr[GPR_RDX] << 32) | (uint32_t)vcpu->gpr[GPR_RAX];
@@ -294,12 +289,14 @@ static bool handle_xsetbv(struct vcpu *vcpu, struct vm_exit *e)
         return true;
     }
     __asm__ volatile("xsetbv" :: "c"(0), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
-    virt->skip_instruction(vcpu, e);
+    e->skip = true;
     return true;
 }
 
+static void report_bad_access(struct vm *vm, const struct vm_exit *e, char *what, size_t n);
+
 /* A guest-physical access the EPT did not allow. */
-static bool handle_npf(struct vcpu *vcpu, struct vm_exit *e)
+static __attribute__((noinline)) bool handle_npf(struct vcpu *vcpu, struct vm_exit *e)
 {
     struct vm *vm = vcpu->vm;
     const struct mem_region *r = vm_find_region(vm, e->npf.gpa);
@@ -312,14 +309,19 @@ static bool handle_npf(struct vcpu *vcpu, struct vm_exit *e)
                 (unsigned long long)e->npf.gpa);
         return false;
     }
-    ept_violation_access_string(e->npf.qual, what, sizeof(what));
-    vm_stop(vm, STOP_MISBEHAVED, 0, "EPT violation at guest-physical %#llx, outside its %llu MiB "
-            "of RAM and any device, RIP=%#llx: %s", (unsigned long long)e->npf.gpa,
-            (unsigned long long)(vm->ram_size / MiB), (unsigned long long)e->rip, what);
+    report_bad_access(vm, e, what, sizeof(what));
     return false;
 }
 
-static bool handle_exception(struct vcpu *vcpu, struct vm_exit *e)
+static __cold void report_bad_access(struct vm *vm, const struct vm_exit *e, char *what, size_t n)
+{
+    ept_violation_access_string(e->npf.qual, what, n);
+    vm_stop(vm, STOP_MISBEHAVED, 0, "EPT violation at guest-physical %#llx, outside its %llu MiB "
+            "of RAM and any device, RIP=%#llx: %s", (unsigned long long)e->npf.gpa,
+            (unsigned long long)(vm->ram_size / MiB), (unsigned long long)e->rip, what);
+}
+
+static __cold bool handle_exception(struct vcpu *vcpu, struct vm_exit *e)
 {
     if (e->exc.vector == EXC_MC) {
         vm_stop(vcpu->vm, STOP_HOST_ERROR, 0, "machine check while the guest ran");
@@ -330,10 +332,11 @@ static bool handle_exception(struct vcpu *vcpu, struct vm_exit *e)
     return true;
 }
 
+static __cold bool handle_rare_exit(struct vcpu *vcpu, struct vm_exit *e);
+
+/* The hot exits are dispatched here; everything else in handle_rare_exit(). */
 bool vm_handle_exit(struct vcpu *vcpu, struct vm_exit *e)
 {
-    struct vm *vm = vcpu->vm;
-
     switch (e->kind) {
     case VMEXIT_CPUID:              return handle_cpuid(vcpu, e);
     case VMEXIT_HYPERCALL:          return handle_hypercall(vcpu, e);
@@ -341,6 +344,15 @@ bool vm_handle_exit(struct vcpu *vcpu, struct vm_exit *e)
     case VMEXIT_NESTED_PAGE_FAULT:  return handle_npf(vcpu, e);
     case VMEXIT_EXTERNAL_INTERRUPT: irq_dispatch(e->irq.vector); return true;
     case VMEXIT_PREEMPTION_TIMER:   return true;
+    default:                        return handle_rare_exit(vcpu, e);
+    }
+}
+
+static bool handle_rare_exit(struct vcpu *vcpu, struct vm_exit *e)
+{
+    struct vm *vm = vcpu->vm;
+
+    switch (e->kind) {
     case VMEXIT_HLT:                return handle_hlt(vcpu, e);
     case VMEXIT_RDMSR:
     case VMEXIT_WRMSR:              return handle_msr(vcpu, e);
@@ -349,7 +361,7 @@ bool vm_handle_exit(struct vcpu *vcpu, struct vm_exit *e)
     case VMEXIT_EXCEPTION:          return handle_exception(vcpu, e);
     case VMEXIT_CACHE_FLUSH:
         /* Guest memory is write-back and coherent: nothing to write back for it. */
-        virt->skip_instruction(vcpu, e);
+        e->skip = true;
         return true;
     case VMEXIT_VIRT_INSTRUCTION:
     case VMEXIT_UNDEFINED_INSTRUCTION:
@@ -365,18 +377,18 @@ bool vm_handle_exit(struct vcpu *vcpu, struct vm_exit *e)
     case VMEXIT_INIT:
     case VMEXIT_SIPI:
         vm_stop(vm, STOP_MISBEHAVED, 0, "received %s: single-vCPU VMs do not take INIT/SIPI",
-                e->reason_name);
+                virt->exit_name(e));
         return false;
     case VMEXIT_NESTED_PAGE_MISCONFIG:
         vm_stop(vm, STOP_HOST_ERROR, 0, "EPT misconfiguration at guest-physical %#llx: a "
                 "hypervisor bug (SDM 29.3.3.1)", (unsigned long long)e->npf.gpa);
         return false;
     case VMEXIT_ENTRY_FAILED:
-        vm_stop(vm, STOP_ENTRY_FAILED, 0, "VM entry failed: %s", e->reason_name);
+        vm_stop(vm, STOP_ENTRY_FAILED, 0, "VM entry failed: %s", e->failure);
         return false;
     default:
         vm_stop(vm, STOP_MISBEHAVED, 0, "unhandled VM exit: %s (reason %u) at RIP=%#llx",
-                e->reason_name, e->raw_reason, (unsigned long long)e->rip);
+                virt->exit_name(e), e->raw_reason, (unsigned long long)e->rip);
         return false;
     }
 }

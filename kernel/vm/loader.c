@@ -88,15 +88,17 @@ static int place(struct vm *vm, uint64_t gpa, const uint8_t *src, uint64_t files
 }
 
 /* Loads every PT_LOAD segment at its physical address (p_paddr): that is how
- * GRUB loads multiboot ELF kernels.  Returns the end of the highest segment. */
-static int load_elf(struct vm *vm, const uint8_t *d, size_t len, uint64_t *top,
-                    char *err, size_t errlen)
+ * GRUB loads multiboot ELF kernels.  Returns the start of the lowest segment
+ * and the end of the highest. */
+static int load_elf(struct vm *vm, const uint8_t *d, size_t len, uint64_t *bottom,
+                    uint64_t *top, char *err, size_t errlen)
 {
     bool is64 = d[4] == 2;
     uint64_t phoff = is64 ? rd64(d + 32) : rd32(d + 28);
     uint16_t phentsize = rd16(d + (is64 ? 54 : 42)), phnum = rd16(d + (is64 ? 56 : 44));
 
     *top = 0;
+    *bottom = UINT64_MAX;
     for (unsigned i = 0; i < phnum; i++) {
         const uint8_t *ph = d + phoff + (uint64_t)i * phentsize;   /* bounds checked by image_identify */
         if (rd32(ph) != PT_LOAD)
@@ -114,6 +116,7 @@ static int load_elf(struct vm *vm, const uint8_t *d, size_t len, uint64_t *top,
         if (place(vm, paddr, d + off, filesz, memsz))
             LOAD_ERR("out of memory loading ELF segment %u", i);
         *top = MAX(*top, paddr + memsz);
+        *bottom = MIN(*bottom, paddr);
     }
     if (*top == 0)
         LOAD_ERR("ELF has no loadable segment");
@@ -236,7 +239,7 @@ static int load_multiboot(struct vm *vm, const struct vm_image *img, const struc
 {
     const uint8_t *d = img->data;
     struct mb1_header h;
-    uint64_t top, entry;
+    uint64_t bottom, top, entry;
     uint32_t mbi;
 
     if (find_mb1_header(d, img->size, ii, &h, err, errlen))
@@ -244,14 +247,20 @@ static int load_multiboot(struct vm *vm, const struct vm_image *img, const struc
     if (h.flags & MB1_FLAG_AOUT_KLUDGE) {
         if (load_aout_kludge(vm, d, img->size, ii->multiboot1_offset, &h, &top, err, errlen))
             return -1;
+        bottom = h.load_addr;
         entry = h.entry_addr;
     } else {
         if (ii->kind != IMAGE_ELF32 && ii->kind != IMAGE_ELF64)
             LOAD_ERR("multiboot image is not ELF and has no a.out kludge addresses (flag 16)");
-        if (load_elf(vm, d, img->size, &top, err, errlen))
+        if (load_elf(vm, d, img->size, &bottom, &top, err, errlen))
             return -1;
         entry = ii->entry;
     }
+    /* Below 1 MiB lie the information area and the reserved hole: the image
+     * would be overwritten by the information, its modules put in the hole. */
+    if (bottom < HIGH_RAM_START)
+        LOAD_ERR("the multiboot image loads at %#llx, below 1 MiB, where the multiboot "
+                 "information goes", (unsigned long long)bottom);
     if (entry >= vm->ram_size)
         LOAD_ERR("multiboot entry point %#llx is outside the VM's RAM", (unsigned long long)entry);
     if (build_multiboot_info(vm, img, top, &mbi, err, errlen))
@@ -289,12 +298,12 @@ static int build_identity_page_tables(struct vm *vm, uint64_t base, uint64_t *cr
 static int load_elf64(struct vm *vm, const struct vm_image *img, uint64_t entry,
                       struct vcpu_boot_state *boot, char *err, size_t errlen)
 {
-    uint64_t top, cr3;
+    uint64_t bottom, top, cr3;
     uint64_t area = vm->ram_size - ELF64_BOOT_AREA;
     uint64_t gibs = ALIGN_UP(vm->ram_size, GiB) / GiB;
     uint64_t args_gpa = area + (2 + gibs) * PAGE_SIZE;
 
-    if (load_elf(vm, img->data, img->size, &top, err, errlen))
+    if (load_elf(vm, img->data, img->size, &bottom, &top, err, errlen))
         return -1;
     if (top > area)
         LOAD_ERR("the ELF64 image reaches %#llx, into the boot area at the top of RAM (%#llx): "
@@ -302,7 +311,7 @@ static int load_elf64(struct vm *vm, const struct vm_image *img, uint64_t entry,
     if (build_identity_page_tables(vm, area, &cr3) ||
         vm_write_phys(vm, args_gpa, vm->args, strlen(vm->args) + 1))
         LOAD_ERR("out of memory building the 64-bit boot page tables");
-    if (entry >= top || entry >= vm->ram_size)
+    if (entry < bottom || entry >= top || entry >= vm->ram_size)
         LOAD_ERR("ELF64 entry point %#llx is outside its loaded image", (unsigned long long)entry);
     boot->mode = GUEST_LONG64;
     boot->rip = entry;
@@ -360,11 +369,14 @@ int vm_load_image(struct vm *vm, const struct vm_config *cfg, const struct vm_im
             LOAD_ERR("entry=elf64 needs an ELF64 image, this is a %s", image_kind_name(ii.kind));
         return load_elf64(vm, img, ii.entry, boot, err, errlen);
     case ENTRY_ELF32: {
-        uint64_t top;
+        uint64_t bottom, top;
         if (ii.kind != IMAGE_ELF32)
             LOAD_ERR("entry=elf32 needs an ELF32 image, this is a %s", image_kind_name(ii.kind));
-        if (load_elf(vm, img->data, img->size, &top, err, errlen))
+        if (load_elf(vm, img->data, img->size, &bottom, &top, err, errlen))
             return -1;
+        if (ii.entry >= vm->ram_size)
+            LOAD_ERR("ELF32 entry point %#llx is outside the VM's RAM",
+                     (unsigned long long)ii.entry);
         boot->mode = GUEST_PROTECTED32;
         boot->rip = ii.entry;
         return 0;

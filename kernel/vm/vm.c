@@ -201,6 +201,7 @@ static struct vm *vm_create(const struct vm_config *cfg, const struct vm_image *
     vm->timeout_ms = cfg->timeout_ms;
     vm->vcpu = vcpu;
     vcpu->vm = vm;
+    vm_cpuid_init(vm);
 
     struct pending_vm *p = &pending[vm_count];
     if (virt->vm_init(vm) || vm_load_image(vm, cfg, img, &p->boot, err, errlen)) {
@@ -272,7 +273,7 @@ void vms_create(const struct mb2_info *mb)
 static void vcpu_run_loop(struct vcpu *vcpu)
 {
     struct vm *vm = vcpu->vm;
-    struct vm_exit exit;
+    struct vm_exit exit = { .kind = VMEXIT_NONE, .skip = false };
     uint64_t timer_exits = 0;
 
     for (;;) {

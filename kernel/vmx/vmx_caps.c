@@ -103,20 +103,29 @@ const char *vmx_caps_missing_feature(const struct vmx_caps *c)
     return NULL;
 }
 
-struct ctl_name { uint32_t bit; const char *name; };
+/* Bit numbers repeat across fields (bit 7 is HLT exiting and unrestricted
+ * guest): a name belongs to one field, an index into vmx_compute_controls()'s
+ * request table. */
+enum { CTL_PIN, CTL_PROC, CTL_PROC2, CTL_EXIT, CTL_ENTRY };
+
+struct ctl_name { unsigned field; uint32_t bit; const char *name; };
 
 static const struct ctl_name control_names[] = {
-    { PIN_EXTERNAL_INTERRUPT_EXITING, "external-interrupt exiting" },
-    { PIN_NMI_EXITING, "NMI exiting" },
-    { PIN_VMX_PREEMPTION_TIMER, "activate VMX-preemption timer" },
-    { PROC_HLT_EXITING, "HLT exiting" }, { PROC_USE_IO_BITMAPS, "use I/O bitmaps" },
-    { PROC_USE_MSR_BITMAPS, "use MSR bitmaps" },
-    { PROC_ACTIVATE_SECONDARY_CONTROLS, "activate secondary controls" },
-    { PROC2_ENABLE_EPT, "enable EPT" }, { PROC2_UNRESTRICTED_GUEST, "unrestricted guest" },
-    { EXIT_HOST_ADDRESS_SPACE_SIZE, "host address-space size" },
-    { EXIT_ACK_INTERRUPT_ON_EXIT, "acknowledge interrupt on exit" },
-    { EXIT_SAVE_IA32_EFER, "save IA32_EFER" }, { EXIT_LOAD_IA32_EFER, "load IA32_EFER" },
-    { ENTRY_LOAD_IA32_EFER, "load IA32_EFER" }, { ENTRY_IA32E_MODE_GUEST, "IA-32e mode guest" },
+    { CTL_PIN, PIN_EXTERNAL_INTERRUPT_EXITING, "external-interrupt exiting" },
+    { CTL_PIN, PIN_NMI_EXITING, "NMI exiting" },
+    { CTL_PIN, PIN_VMX_PREEMPTION_TIMER, "activate VMX-preemption timer" },
+    { CTL_PROC, PROC_HLT_EXITING, "HLT exiting" },
+    { CTL_PROC, PROC_USE_IO_BITMAPS, "use I/O bitmaps" },
+    { CTL_PROC, PROC_USE_MSR_BITMAPS, "use MSR bitmaps" },
+    { CTL_PROC, PROC_ACTIVATE_SECONDARY_CONTROLS, "activate secondary controls" },
+    { CTL_PROC2, PROC2_ENABLE_EPT, "enable EPT" },
+    { CTL_PROC2, PROC2_UNRESTRICTED_GUEST, "unrestricted guest" },
+    { CTL_EXIT, EXIT_HOST_ADDRESS_SPACE_SIZE, "host address-space size" },
+    { CTL_EXIT, EXIT_ACK_INTERRUPT_ON_EXIT, "acknowledge interrupt on exit" },
+    { CTL_EXIT, EXIT_SAVE_IA32_EFER, "save IA32_EFER" },
+    { CTL_EXIT, EXIT_LOAD_IA32_EFER, "load IA32_EFER" },
+    { CTL_ENTRY, ENTRY_LOAD_IA32_EFER, "load IA32_EFER" },
+    { CTL_ENTRY, ENTRY_IA32E_MODE_GUEST, "IA-32e mode guest" },
 };
 
 struct ctl_request {
@@ -163,7 +172,7 @@ int vmx_compute_controls(const struct vmx_caps *c, bool long_mode_guest,
             fail->may_be_1 = req[i].caps->may_be_1;
             fail->control = "(unnamed control)";
             for (size_t k = 0; k < ARRAY_SIZE(control_names); k++)
-                if (missing & control_names[k].bit) {
+                if (control_names[k].field == i && (missing & control_names[k].bit)) {
                     fail->control = control_names[k].name;
                     break;
                 }

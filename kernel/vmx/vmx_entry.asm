@@ -54,8 +54,13 @@ vmx_enter:
     mov eax, VMCS_HOST_RSP
     vmwrite rax, rsp
 
+    ; MOV to CR2 is serializing on real CPUs: write it only when it changed.
+    mov rax, cr2
+    cmp rax, [rdi + V_CR2]
+    je .cr2_ok
     mov rax, [rdi + V_CR2]
     mov cr2, rax
+.cr2_ok:
 
     test esi, esi                   ; flags survive the MOVs below
     mov rax, [rdi + V_RAX]

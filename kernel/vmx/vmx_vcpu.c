@@ -22,7 +22,8 @@ enum {
     EXIT_VMXOFF = 26, EXIT_VMXON = 27, EXIT_CR_ACCESS = 28, EXIT_IO = 30, EXIT_RDMSR = 31,
     EXIT_WRMSR = 32, EXIT_MWAIT = 36, EXIT_MONITOR = 39, EXIT_EPT_VIOLATION = 48,
     EXIT_EPT_MISCONFIG = 49, EXIT_INVEPT = 50, EXIT_PREEMPTION_TIMER = 52, EXIT_INVVPID = 53,
-    EXIT_WBINVD = 54, EXIT_XSETBV = 55, EXIT_VMFUNC = 59,
+    EXIT_WBINVD = 54, EXIT_XSETBV = 55, EXIT_VMFUNC = 59, EXIT_TASK_SWITCH = 9,
+    EXIT_APIC_ACCESS = 44,
 };
 
 #define VM_INSTRUCTION_ERROR_VMRESUME_NOT_LAUNCHED 5
@@ -97,7 +98,7 @@ void vmx_vcpu_destroy(struct vcpu *vcpu)
 
 /* An exit in the middle of delivering an event (27.2.4: IDT-vectoring
  * information) must not lose it: inject it again on the next entry. */
-static void requeue_interrupted_event(void)
+static __cold void requeue_interrupted_event(void)
 {
     uint32_t info = (uint32_t)vmcs_read(VMCS_IDT_VECTORING_INFO);
     if (!(info & INTR_INFO_VALID))
@@ -111,7 +112,17 @@ static void requeue_interrupted_event(void)
         vmcs_write(VMCS_ENTRY_INSTRUCTION_LENGTH, vmcs_read(VMCS_EXIT_INSTRUCTION_LENGTH));
 }
 
-static void decode_cr_access(struct vm_exit *e, uint64_t q)
+/* Only these exits can happen while an event is being delivered through the
+ * IDT (28.2.4): instruction exits (CPUID, VMCALL, I/O, ...) never do, so the
+ * exit path skips reading the IDT-vectoring information for them. */
+static inline bool exit_may_interrupt_delivery(uint32_t basic)
+{
+    return basic == EXIT_EXCEPTION_NMI || basic == EXIT_EPT_VIOLATION ||
+           basic == EXIT_EPT_MISCONFIG || basic == EXIT_TRIPLE_FAULT || basic == EXIT_TASK_SWITCH ||
+           basic == EXIT_APIC_ACCESS;
+}
+
+static __cold void decode_cr_access(struct vm_exit *e, uint64_t q)
 {
     /* Exit qualification for control-register accesses: table 28-3. */
     e->kind = VMEXIT_CR_ACCESS;
@@ -132,7 +143,7 @@ static void decode_io(struct vm_exit *e, uint64_t q)
     e->io.port = (uint16_t)(q >> 16);
 }
 
-static void decode_ept_violation(struct vm_exit *e, uint64_t q)
+static __cold void decode_ept_violation(struct vm_exit *e, uint64_t q)
 {
     /* Exit qualification for EPT violations: table 28-7. */
     e->kind = VMEXIT_NESTED_PAGE_FAULT;
@@ -144,7 +155,7 @@ static void decode_ept_violation(struct vm_exit *e, uint64_t q)
     e->npf.gla = e->npf.gla_valid ? vmcs_read(VMCS_GUEST_LINEAR_ADDRESS) : 0;
 }
 
-static void decode_exception(struct vm_exit *e)
+static __cold void decode_exception(struct vm_exit *e)
 {
     uint32_t info = (uint32_t)vmcs_read(VMCS_EXIT_INTERRUPTION_INFO);
     e->kind = VMEXIT_EXCEPTION;
@@ -161,7 +172,6 @@ static void decode_exit(struct vm_exit *e, uint32_t reason)
     uint32_t basic = EXIT_REASON_BASIC(reason);
 
     e->raw_reason = reason;
-    e->reason_name = vmx_exit_reason_name(basic);
     switch (basic) {
     case EXIT_CPUID:            e->kind = VMEXIT_CPUID; break;
     case EXIT_HLT:              e->kind = VMEXIT_HLT; break;
@@ -197,7 +207,7 @@ static void decode_exit(struct vm_exit *e, uint32_t reason)
     case EXIT_VMREAD: case EXIT_VMRESUME: case EXIT_VMWRITE: case EXIT_VMXOFF:
     case EXIT_VMXON: case EXIT_INVEPT: case EXIT_INVVPID: case EXIT_VMFUNC:
         e->kind = VMEXIT_VIRT_INSTRUCTION;
-        e->virt.instruction = e->reason_name;
+        e->virt.instruction = vmx_exit_reason_name(basic);
         break;
     default:
         e->kind = VMEXIT_UNHANDLED;
@@ -206,7 +216,7 @@ static void decode_exit(struct vm_exit *e, uint32_t reason)
 }
 
 /* VMLAUNCH/VMRESUME itself failed (VMfailInvalid/VMfailValid, 31.4). */
-static void report_entry_instruction_failure(struct vcpu *vcpu, int rc, bool launched)
+static __cold void report_entry_instruction_failure(struct vcpu *vcpu, int rc, bool launched)
 {
     struct vmx_vcpu *vv = vcpu->backend;
     char why[160], diag[200];
@@ -224,61 +234,76 @@ static void report_entry_instruction_failure(struct vcpu *vcpu, int rc, bool lau
         pr_err("  a host-state field is invalid (SDM 27.2.2/27.2.3): this is a hypervisor bug");
 }
 
+/* VMLAUNCH/VMRESUME did not enter the guest (31.4).  A VMCS that was
+ * VMCLEARed behind our back (or migrated) is no longer "launched": error 5,
+ * recovered with VMLAUNCH.  Returns 0 when the retry entered the guest. */
+static __cold int entry_instruction_failed(struct vcpu *vcpu, struct vm_exit *e, int rc)
+{
+    struct vmx_vcpu *vv = vcpu->backend;
+    if (rc == VMX_FAIL_VALID && vv->launched &&
+        vmcs_read(VMCS_VM_INSTRUCTION_ERROR) == VM_INSTRUCTION_ERROR_VMRESUME_NOT_LAUNCHED) {
+        pr_debug("VMRESUME: VMCS not launched (error 5); falling back to VMLAUNCH");
+        vv->launched = false;
+        rc = vmx_enter(vcpu, 0);
+        if (rc == 0)
+            return 0;
+    }
+    report_entry_instruction_failure(vcpu, rc, vv->launched);
+    e->kind = VMEXIT_ENTRY_FAILED;
+    e->failure = "VMLAUNCH/VMRESUME failed (VM-instruction error)";
+    return -1;
+}
+
+/* 27.8: the entry failed its guest-state (33), MSR-loading (34) or
+ * machine-check (41) checks; the processor is back in the host. */
+static __cold int entry_checks_failed(struct vcpu *vcpu, struct vm_exit *e, uint32_t reason)
+{
+    struct vmx_vcpu *vv = vcpu->backend;
+    char diag[200];
+    e->kind = VMEXIT_ENTRY_FAILED;
+    e->raw_reason = reason;
+    e->failure = vmx_exit_reason_name(EXIT_REASON_BASIC(reason));
+    pr_warn("VM entry failed: %s (exit reason %u, exit qualification %llu)", e->failure,
+            EXIT_REASON_BASIC(reason), (unsigned long long)vmcs_read(VMCS_EXIT_QUALIFICATION));
+    pr_warn("  most likely: %s", vmx_diagnose_guest_state(vv, diag, sizeof(diag)));
+    vmx_dump_guest_state(vcpu);
+    return -1;
+}
+
+/* Moves the guest past the instruction that caused the last exit.  Completing
+ * an instruction also ends an STI/MOV SS interrupt shadow (25.4.2). */
+static inline void skip_instruction(const struct vm_exit *e)
+{
+    vmcs_write(VMCS_GUEST_RIP, e->rip + e->insn_len);
+    uint64_t intr = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY_STATE);
+    if (unlikely(intr & INTERRUPTIBILITY_STI_MOVSS))
+        vmcs_write(VMCS_GUEST_INTERRUPTIBILITY_STATE, intr & ~INTERRUPTIBILITY_STI_MOVSS);
+}
+
 int vmx_vcpu_run(struct vcpu *vcpu, struct vm_exit *e)
 {
     struct vmx_vcpu *vv = vcpu->backend;
 
-    int rc = vmx_enter(vcpu, vv->launched);
-    if (unlikely(rc)) {
-        /* A VMCS that was VMCLEARed behind our back (or migrated) is no longer
-         * "launched": 31.4 error 5.  Recover with VMLAUNCH. */
-        if (rc == VMX_FAIL_VALID && vv->launched &&
-            vmcs_read(VMCS_VM_INSTRUCTION_ERROR) == VM_INSTRUCTION_ERROR_VMRESUME_NOT_LAUNCHED) {
-            pr_debug("VMRESUME: VMCS not launched (error 5); falling back to VMLAUNCH");
-            vv->launched = false;
-            rc = vmx_enter(vcpu, 0);
-        }
-        if (rc) {
-            report_entry_instruction_failure(vcpu, rc, vv->launched);
-            e->kind = VMEXIT_ENTRY_FAILED;
-            e->reason_name = "VM-instruction error";
-            return -1;
-        }
+    if (e->skip) {
+        skip_instruction(e);
+        e->skip = false;
     }
+    int rc = vmx_enter(vcpu, vv->launched);
+    if (unlikely(rc) && entry_instruction_failed(vcpu, e, rc))
+        return -1;
     vv->launched = true;
 
     uint32_t reason = (uint32_t)vmcs_read(VMCS_EXIT_REASON);
     e->rip = vmcs_read(VMCS_GUEST_RIP);
-    if (unlikely(reason & EXIT_REASON_ENTRY_FAILURE)) {
-        /* 27.8: the entry failed its guest-state (33), MSR-loading (34) or
-         * machine-check (41) checks; the processor is back in the host. */
-        char diag[200];
-        e->kind = VMEXIT_ENTRY_FAILED;
-        e->raw_reason = reason;
-        e->reason_name = vmx_exit_reason_name(EXIT_REASON_BASIC(reason));
-        pr_warn("VM entry failed: %s (exit reason %u, exit qualification %llu)", e->reason_name,
-               EXIT_REASON_BASIC(reason),
-               (unsigned long long)vmcs_read(VMCS_EXIT_QUALIFICATION));
-        pr_warn("  most likely: %s", vmx_diagnose_guest_state(vv, diag, sizeof(diag)));
-        vmx_dump_guest_state(vcpu);
-        return -1;
-    }
+    if (unlikely(reason & EXIT_REASON_ENTRY_FAILURE))
+        return entry_checks_failed(vcpu, e, reason);
     e->insn_len = (uint32_t)vmcs_read(VMCS_EXIT_INSTRUCTION_LENGTH);
-    requeue_interrupted_event();
     decode_exit(e, reason);
-    if (e->kind == VMEXIT_PREEMPTION_TIMER)
+    if (unlikely(exit_may_interrupt_delivery(EXIT_REASON_BASIC(reason))))
+        requeue_interrupted_event();
+    if (unlikely(e->kind == VMEXIT_PREEMPTION_TIMER))
         vmcs_write(VMCS_PREEMPTION_TIMER_VALUE, vv->preemption_reload);
     return 0;
-}
-
-void vmx_skip_instruction(struct vcpu *vcpu, const struct vm_exit *e)
-{
-    (void)vcpu;
-    vmcs_write(VMCS_GUEST_RIP, e->rip + e->insn_len);
-    /* Completing an instruction ends an STI/MOV SS interrupt shadow (25.4.2). */
-    uint64_t intr = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY_STATE);
-    if (unlikely(intr & INTERRUPTIBILITY_STI_MOVSS))
-        vmcs_write(VMCS_GUEST_INTERRUPTIBILITY_STATE, intr & ~INTERRUPTIBILITY_STI_MOVSS);
 }
 
 void vmx_inject_exception(struct vcpu *vcpu, uint8_t vector, bool has_error,
@@ -398,4 +423,11 @@ bool vmx_write_cr(struct vcpu *vcpu, unsigned cr, uint64_t val)
     case 3: vmcs_write(VMCS_GUEST_CR3, val); return true;
     default: return false;
     }
+}
+
+const char *vmx_exit_name(const struct vm_exit *e)
+{
+    if (e->kind == VMEXIT_ENTRY_FAILED)
+        return e->failure;
+    return vmx_exit_reason_name(EXIT_REASON_BASIC(e->raw_reason));
 }

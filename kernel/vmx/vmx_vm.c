@@ -123,11 +123,11 @@ const struct virt_backend vmx_backend = {
     .vcpu_init = vmx_vcpu_init,
     .vcpu_destroy = vmx_vcpu_destroy,
     .vcpu_run = vmx_vcpu_run,
-    .skip_instruction = vmx_skip_instruction,
     .inject_exception = vmx_inject_exception,
     .get_reg = vmx_get_reg,
     .set_reg = vmx_set_reg,
     .write_cr = vmx_write_cr,
     .read_cr = vmx_read_cr,
     .dump_state = vmx_dump_guest_state,
+    .exit_name = vmx_exit_name,
 };
