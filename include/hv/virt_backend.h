@@ -41,6 +41,12 @@ struct virt_backend {
     /* Used by exit handlers. */
     void (*inject_exception)(struct vcpu *vcpu, uint8_t vector, bool has_error,
                              uint32_t error_code);
+    /* External interrupts: can the guest take one now (RFLAGS.IF, no STI/MOV SS
+     * shadow, no event already queued)?  If not, ask for an exit as soon as
+     * it can (interrupt-window exiting); inject delivers one at next entry. */
+    bool (*interrupt_window_open)(struct vcpu *vcpu);
+    void (*request_interrupt_window)(struct vcpu *vcpu, bool on);
+    void (*inject_interrupt)(struct vcpu *vcpu, uint8_t vector);
     uint64_t (*get_reg)(struct vcpu *vcpu, enum vcpu_reg reg);
     void (*set_reg)(struct vcpu *vcpu, enum vcpu_reg reg, uint64_t value);
     /* Emulates MOV to CR0/CR4 (guest/host-owned bits, mode switches). Returns

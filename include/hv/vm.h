@@ -7,6 +7,7 @@
 #define HV_VM_H
 
 #include <hv/types.h>
+#include <hv/devices.h>
 
 #define VM_NAME_MAX         32
 #define VM_MAX              16
@@ -71,6 +72,7 @@ enum vm_exit_kind {
     VMEXIT_NESTED_PAGE_MISCONFIG,
     VMEXIT_VIRT_INSTRUCTION,    /* a VMX/SVM instruction executed by the guest */
     VMEXIT_UNDEFINED_INSTRUCTION, /* an instruction we intercept to refuse (MONITOR, MWAIT) */
+    VMEXIT_INTERRUPT_WINDOW,    /* the guest can take an interrupt now */
     VMEXIT_ENTRY_FAILED,
     VMEXIT_UNHANDLED,
     VMEXIT_KIND_COUNT
@@ -117,8 +119,16 @@ struct vm;
 struct vm_stats {
     uint64_t exits[VMEXIT_KIND_COUNT];
     uint64_t ram_pages;             /* guest RAM pages actually backed */
-    uint64_t unowned_io;            /* port accesses no device owns */
+    uint64_t emulated;              /* MMIO instructions emulated */
+    uint64_t string_io;             /* INS/OUTS instructions emulated */
 };
+
+/* Devices a VM can have (module command line devices=...). */
+#define VM_DEV_UART         BIT(0)  /* COM1 16550A, IRQ 4 */
+#define VM_DEV_COM2         BIT(1)  /* COM2 16550A, IRQ 3 */
+#define VM_DEV_PIC          BIT(2)  /* 8259A pair */
+#define VM_DEV_TESTDEV      BIT(3)  /* the test device */
+#define VM_DEV_DEFAULT      (VM_DEV_UART | VM_DEV_PIC)
 
 /* CPUID answers computed once per VM (kernel/vm/cpuid.c), so the CPUID exit
  * does a table lookup instead of running the host's CPUID and filtering. */
@@ -149,6 +159,9 @@ struct vm {
 
     char console[VM_CONSOLE_LINE];
     size_t console_len;
+    struct vm_bus bus;
+    struct vm_devices *devs;        /* kernel/vm/vdev.c */
+    unsigned device_mask;           /* VM_DEV_* from devices= */
     struct vm_stats stats;
     struct cpuid_table cpuid;
 };

@@ -33,6 +33,8 @@ struct vm_config {
     uint64_t rflags;
     bool rflags_set;
     char args[VM_ARGS_MAX];
+    char devices[64];               /* devices=uart,pic,testdev,com2 */
+    unsigned device_mask;
     char owner[VM_NAME_MAX];        /* for=NAME: a file for that VM, not a VM */
     const char *module_string;      /* with for=: the rest of the line, for the guest */
 };
@@ -59,6 +61,17 @@ void vm_stop(struct vm *vm, enum vm_stop_reason why, uint64_t status, const char
 void vm_console_putc(struct vm *vm, char c);
 void vm_console_flush(struct vm *vm);
 void vm_cpuid_init(struct vm *vm);
+
+/* kernel/vm/vdev.c: the VM's devices and their interrupts. */
+int vm_parse_devices(const char *list, unsigned *mask, char *err, size_t errlen);
+int vm_create_devices(struct vm *vm, char *err, size_t errlen);
+void vm_destroy_devices(struct vm *vm);
+bool vm_interrupt_pending(const struct vm *vm);
+void vm_deliver_interrupts(struct vcpu *vcpu);
+
+/* kernel/vm/mmio.c, kernel/vm/string_io.c */
+bool vm_emulate_mmio(struct vcpu *vcpu, struct vm_exit *e);
+bool vm_string_io(struct vcpu *vcpu, struct vm_exit *e);
 
 /* kernel/vm/cpuid.c */
 #define CPUID_LEAF1_ECX_OSXSAVE BIT(27)

@@ -52,6 +52,9 @@ void vmx_set_reg(struct vcpu *vcpu, enum vcpu_reg reg, uint64_t value);
 uint64_t vmx_read_cr(struct vcpu *vcpu, unsigned cr);
 bool vmx_write_cr(struct vcpu *vcpu, unsigned cr, uint64_t value);
 const char *vmx_exit_name(const struct vm_exit *exit);
+bool vmx_interrupt_window_open(struct vcpu *vcpu);
+void vmx_request_interrupt_window(struct vcpu *vcpu, bool on);
+void vmx_inject_interrupt(struct vcpu *vcpu, uint8_t vector);
 
 /* vmx_vm.c: 29.4.3.1 / 4.4.1: with EPT, PAE paging takes its PDPTEs from the
  * VMCS on VM entry, so switching the guest into PAE paging must load them. */

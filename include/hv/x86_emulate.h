@@ -60,6 +60,49 @@ struct x86_emu_ops {
     void (*flush)(void *ctx, enum x86_seg seg, uint64_t offset);
 };
 
+/* Register numbers in x86_insn (base_reg, index_reg, reg, rm) are gpr[] indices
+ * with REX.R/X/B applied; X86_REG_NONE marks an absent base or index. */
+#define X86_REG_NONE        0xFF
+
+/* What the decoder recognises (x86_insn.mnemonic).  ADD..CMP are in the order
+ * of opcode bits 5:3 of the ALU opcodes and of ModRM.reg in group 1 (SDM Vol. 2D,
+ * Table A-2 and A-6). */
+enum x86_mnemonic {
+    X86_MN_INVALID,
+    X86_MN_ADD, X86_MN_OR, X86_MN_ADC, X86_MN_SBB, X86_MN_AND, X86_MN_SUB, X86_MN_XOR, X86_MN_CMP,
+    X86_MN_MOV, X86_MN_MOVZX, X86_MN_MOVSX, X86_MN_MOVSXD,
+    X86_MN_MOVS, X86_MN_STOS, X86_MN_LODS,
+    X86_MN_TEST, X86_MN_NOT, X86_MN_NEG, X86_MN_INC, X86_MN_DEC,
+    X86_MN_XCHG, X86_MN_CMPXCHG,
+    X86_MN_BT, X86_MN_BTS, X86_MN_BTR, X86_MN_BTC,
+    X86_MN_MOVNTI, X86_MN_CLFLUSH, X86_MN_CLFLUSHOPT,
+    X86_MN_MOVD, X86_MN_MOVQ, X86_MN_MOVDQA, X86_MN_MOVDQU, X86_MN_MOVAPS, X86_MN_MOVUPS,
+    X86_MN_COUNT
+};
+
+/*
+ * Operand layout (x86_insn.form), destination first.  E is the ModRM r/m
+ * operand (a register when mod = 3, else memory), G the ModRM.reg general
+ * register, I the immediate, X the ModRM.reg XMM register, XM an XMM register
+ * in r/m or memory, GM a general register in r/m or memory.  The accumulator
+ * forms have insn->reg = 0 (AL/AX/EAX/RAX).
+ */
+enum x86_form {
+    X86_FORM_NONE,
+    X86_FORM_E_G,           /* r/m <- reg: also TEST, XCHG, CMPXCHG, BT r/m,reg, MOVNTI */
+    X86_FORM_G_E,           /* reg <- r/m: also MOVZX, MOVSX, MOVSXD (r/m is memsize wide) */
+    X86_FORM_E_I,           /* r/m, imm */
+    X86_FORM_ACC_I,         /* AL/eAX, imm */
+    X86_FORM_E,             /* r/m alone: NOT, NEG, INC, DEC, CLFLUSH */
+    X86_FORM_ACC_MOFFS,     /* AL/eAX <- [moffs] (A0/A1) */
+    X86_FORM_MOFFS_ACC,     /* [moffs] <- AL/eAX (A2/A3) */
+    X86_FORM_STRING,        /* MOVS/STOS/LODS: DS:rSI and ES:rDI */
+    X86_FORM_X_XM,          /* xmm(reg) <- xmm(rm)/mem */
+    X86_FORM_XM_X,          /* xmm(rm)/mem <- xmm(reg) */
+    X86_FORM_X_GM,          /* xmm(reg) <- gpr(rm)/mem: MOVD/MOVQ 66 0F 6E */
+    X86_FORM_GM_X,          /* gpr(rm)/mem <- xmm(reg): MOVD/MOVQ 66 0F 7E */
+};
+
 /* A decoded instruction (exposed for the tests and diagnostics). */
 struct x86_insn {
     uint8_t len;                /* total length in bytes */
@@ -76,8 +119,13 @@ struct x86_insn {
     uint64_t disp;              /* sign-extended displacement */
     uint64_t imm;               /* sign- or zero-extended immediate, per opcode */
     uint8_t base_reg, index_reg, scale;     /* 0xFF = none */
-    uint16_t mnemonic;          /* enum x86_mnemonic in x86_emulate.c */
+    uint16_t mnemonic;          /* enum x86_mnemonic */
     const char *name;           /* "mov", "add", ... */
+    uint8_t form;               /* enum x86_form */
+    uint8_t memsize;            /* width of the r/m, moffs or string operand: the size of
+                                   each memory access (CLFLUSH: 1, no access) */
+    uint8_t disp_size;          /* displacement (or moffs) bytes in the encoding */
+    uint8_t imm_size;           /* immediate bytes in the encoding */
 };
 
 enum x86_emu_result {
@@ -92,6 +140,11 @@ enum x86_emu_result {
  * reason in *why when non-NULL) for invalid, truncated or unsupported input. */
 int x86_decode(const uint8_t *bytes, size_t len, enum x86_cpu_mode mode, struct x86_insn *insn,
                const char **why);
+
+/* The offset of the ModRM (or moffs) memory operand: base + index * scale +
+ * disp (RIP-relative: from the end of the instruction), wrapped to the
+ * address size.  For string instructions, rSI (MOVS, LODS) or rDI (STOS). */
+uint64_t x86_effective_address(const struct x86_insn *insn, const struct x86_regs *regs);
 
 /* Executes a decoded instruction.  `max_iterations` bounds REP string work per
  * call (0 = no bound). */

@@ -10,6 +10,7 @@
 #include <hv/trap.h>
 #include <hv/x86.h>
 #include <hv/kstring.h>
+#include <hv/fpu.h>
 
 #define GDT_CODE64      0x00AF9A000000FFFFULL   /* present, DPL 0, execute/read, L=1 */
 #define GDT_DATA        0x00CF92000000FFFFULL   /* present, DPL 0, read/write */
@@ -83,4 +84,5 @@ void cpu_init_tables(struct percpu *cpu)
     /* Loading GS with a null selector clears the base on AMD: set it afterwards. */
     wrmsr(MSR_IA32_GS_BASE, (uint64_t)(uintptr_t)cpu);
     idt_load();
+    fpu_enable_host();
 }

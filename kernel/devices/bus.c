@@ -1,45 +1,88 @@
-/*
- * The port bus.  For now every VM has the same two devices: the debug
- * console at 0xE9 and QEMU's isa-debug-exit at 0xF4 (so kernels tested under
- * QEMU report their result unchanged).  Unowned ports behave like an empty
- * ISA bus: reads return all ones, writes vanish (counted by the caller).
- */
+/* Port and MMIO buses of a VM; see include/hv/devices.h. */
 #include <hv/devices.h>
-#include <hv/hypercall.h>
-#include <hv/vm_internal.h>
+#include <hv/kstring.h>
 
-#define DEBUG_EXIT_PORT     0xF4
-
-static bool debugcon_io(struct vm *vm, uint8_t size, bool write, uint64_t *value)
+static bool overlaps(const struct bus_range *r, unsigned n, uint64_t base, uint64_t len)
 {
-    if (!write) {
-        *value = HV_DEBUG_CONSOLE_PORT;     /* Bochs and QEMU read back 0xE9: "present" */
-        return true;
-    }
-    for (uint8_t i = 0; i < size; i++)
-        vm_console_putc(vm, (char)(*value >> (i * 8)));
-    return true;
+    for (unsigned i = 0; i < n; i++)
+        if (base < r[i].base + r[i].len && r[i].base < base + len)
+            return true;
+    return false;
 }
 
-/* QEMU isa-debug-exit: writing V ends the VM with status (V << 1) | 1. */
-static bool debug_exit_io(struct vm *vm, bool write, uint64_t *value)
+static int add(struct bus_range *table, unsigned *n, unsigned max, uint64_t base, uint64_t len,
+               device_access_fn fn, void *dev, const char *name)
 {
-    if (!write)
-        return true;
-    uint64_t status = ((*value & 0xFF) << 1) | 1;
-    vm_stop(vm, STOP_EXITED, status, "exited through the debug-exit port %#x with status %llu",
-            DEBUG_EXIT_PORT, (unsigned long long)status);
-    return true;
+    if (*n == max || len == 0 || base + len < base || overlaps(table, *n, base, len))
+        return -1;
+    table[(*n)++] = (struct bus_range){ base, len, fn, dev, name, 0 };
+    return 0;
 }
 
-bool port_io(struct vm *vm, uint16_t port, uint8_t size, bool write, uint64_t *value)
+int bus_add_pio(struct vm_bus *bus, uint16_t base, uint16_t len, device_access_fn fn, void *dev,
+                const char *name)
 {
-    switch (port) {
-    case HV_DEBUG_CONSOLE_PORT:
-        return debugcon_io(vm, size, write, value);
-    case DEBUG_EXIT_PORT:
-        return debug_exit_io(vm, write, value);
-    default:
+    if ((uint32_t)base + len > 0x10000)
+        return -1;
+    return add(bus->pio, &bus->npio, BUS_MAX_PIO, base, len, fn, dev, name);
+}
+
+int bus_add_mmio(struct vm_bus *bus, uint64_t gpa, uint64_t len, device_access_fn fn, void *dev,
+                 const char *name)
+{
+    return add(bus->mmio, &bus->nmmio, BUS_MAX_MMIO, gpa, len, fn, dev, name);
+}
+
+static struct bus_range *find(struct bus_range *r, unsigned n, uint64_t addr)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (addr >= r[i].base && addr - r[i].base < r[i].len)
+            return &r[i];
+    return NULL;
+}
+
+bool bus_pio(struct vm_bus *bus, uint16_t port, unsigned size, bool write, uint64_t *value)
+{
+    struct bus_range *r = find(bus->pio, bus->npio, port);
+    uint8_t data[8];
+
+    if (!r) {
+        bus->unowned_pio++;
+        if (!write)
+            *value = size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
         return false;
     }
+    r->accesses++;
+    memcpy(data, value, sizeof(data));
+    if (!write)
+        memset(data, 0xFF, sizeof(data));
+    r->access(r->dev, port - r->base, data, size, write);
+    if (!write) {
+        *value = 0;
+        memcpy(value, data, size);
+    }
+    return true;
+}
+
+struct bus_range *bus_find_mmio(struct vm_bus *bus, uint64_t gpa)
+{
+    return find(bus->mmio, bus->nmmio, gpa);
+}
+
+bool bus_mmio(struct vm_bus *bus, uint64_t gpa, void *data, unsigned size, bool write)
+{
+    struct bus_range *r = find(bus->mmio, bus->nmmio, gpa);
+    if (!r) {
+        bus->unowned_mmio++;
+        if (!write)
+            memset(data, 0xFF, size);
+        return false;
+    }
+    r->accesses++;
+    uint64_t off = gpa - r->base;
+    unsigned n = (unsigned)(size <= r->len - off ? size : r->len - off);
+    if (!write)
+        memset(data, 0xFF, size);
+    r->access(r->dev, off, data, n, write);
+    return true;
 }

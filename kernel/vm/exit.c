@@ -136,8 +136,11 @@ static __cold bool handle_hlt(struct vcpu *vcpu, struct vm_exit *e)
 {
     bool if_set = virt->get_reg(vcpu, VREG_RFLAGS) & RFLAGS_IF;
     e->skip = true;
-    /* Nothing delivers interrupts to guests yet (no virtual interrupt
-     * controller), so a halted vCPU could never wake: stop the VM. */
+    /* An interrupt already pending wakes it at once (delivered before the
+     * next entry).  Otherwise only the guest's own device accesses raise
+     * interrupts (no timers yet), so a halted vCPU could never wake: stop. */
+    if (if_set && vm_interrupt_pending(vcpu->vm))
+        return true;
     vm_stop(vcpu->vm, STOP_HALTED, 0, "halted at RIP=%#llx with interrupts %s: nothing can "
             "wake it", (unsigned long long)e->rip, if_set ? "enabled but no interrupt source"
                                                          : "disabled (cli; hlt)");
@@ -150,15 +153,11 @@ static __attribute__((noinline)) bool handle_io(struct vcpu *vcpu, struct vm_exi
     struct vm *vm = vcpu->vm;
     uint64_t mask = e->io.size == 4 ? 0xFFFFFFFFULL : (1ULL << (e->io.size * 8)) - 1;
 
-    if (e->io.string) {
-        vm_stop(vm, STOP_MISBEHAVED, 0, "string I/O (%s) to port %#x at RIP=%#llx is not "
-                "emulated yet", e->io.in ? "INS" : "OUTS", e->io.port, (unsigned long long)e->rip);
-        return false;
-    }
+    if (e->io.string)
+        return vm_string_io(vcpu, e);
     if (e->io.in) {
         uint64_t v = mask;                      /* a floating bus reads all ones */
-        if (!port_io(vm, e->io.port, e->io.size, false, &v))
-            vm->stats.unowned_io++;
+        bus_pio(&vm->bus, e->io.port, e->io.size, false, &v);
         /* IN to EAX zero-extends into RAX; to AL/AX leaves the rest alone. */
         if (e->io.size == 4)
             vcpu->gpr[GPR_RAX] = v & mask;
@@ -166,8 +165,7 @@ static __attribute__((noinline)) bool handle_io(struct vcpu *vcpu, struct vm_exi
             vcpu->gpr[GPR_RAX] = (vcpu->gpr[GPR_RAX] & ~mask) | (v & mask);
     } else {
         uint64_t v = vcpu->gpr[GPR_RAX] & mask;
-        if (!port_io(vm, e->io.port, e->io.size, true, &v))
-            vm->stats.unowned_io++;
+        bus_pio(&vm->bus, e->io.port, e->io.size, true, &v);
     }
     e->skip = true;
     return vm->stop_reason == STOP_NONE;
@@ -302,6 +300,8 @@ static __attribute__((noinline)) bool handle_npf(struct vcpu *vcpu, struct vm_ex
     const struct mem_region *r = vm_find_region(vm, e->npf.gpa);
     char what[120];
 
+    if (r && r->kind == MEM_MMIO)
+        return vm_emulate_mmio(vcpu, e);
     if (r && r->kind == MEM_RAM) {
         if (vm_ram_page(vm, e->npf.gpa))
             return true;                        /* first touch: now backed, retry */
@@ -343,7 +343,8 @@ bool vm_handle_exit(struct vcpu *vcpu, struct vm_exit *e)
     case VMEXIT_IO:                 return handle_io(vcpu, e);
     case VMEXIT_NESTED_PAGE_FAULT:  return handle_npf(vcpu, e);
     case VMEXIT_EXTERNAL_INTERRUPT: irq_dispatch(e->irq.vector); return true;
-    case VMEXIT_PREEMPTION_TIMER:   return true;
+    case VMEXIT_PREEMPTION_TIMER:
+    case VMEXIT_INTERRUPT_WINDOW:   return true;    /* the run loop delivers */
     default:                        return handle_rare_exit(vcpu, e);
     }
 }

@@ -272,24 +272,26 @@ static int load_multiboot(struct vm *vm, const struct vm_image *img, const struc
     return 0;
 }
 
-/* Identity-maps all guest RAM with 2 MiB pages: PML4, one PDPT, a PD per GiB. */
+/* Identity-maps the low 4 GiB (RAM and the device windows of the 32-bit MMIO
+ * hole, where the guest's devices live) with 2 MiB pages: PML4, one PDPT, one
+ * PD per GiB.  VM RAM never exceeds VM_MAX_MEM, below 4 GiB. */
+#define BOOT_MAP_GIBS   4
+
 static int build_identity_page_tables(struct vm *vm, uint64_t base, uint64_t *cr3)
 {
-    uint64_t gibs = ALIGN_UP(vm->ram_size, GiB) / GiB;
     uint64_t pml4 = base, pdpt = base + PAGE_SIZE, pd = base + 2 * PAGE_SIZE;
     uint64_t e = pdpt | PTE_P | PTE_RW;
 
     if (vm_write_phys(vm, pml4, &e, sizeof(e)))
         return -1;
-    for (uint64_t g = 0; g < gibs; g++) {
+    for (uint64_t g = 0; g < BOOT_MAP_GIBS; g++) {
+        /* Each PD is written in place: its guest page is one host page. */
+        uint64_t *pde = vm_ram_page(vm, pd + g * PAGE_SIZE);
         e = (pd + g * PAGE_SIZE) | PTE_P | PTE_RW;
-        if (vm_write_phys(vm, pdpt + g * 8, &e, sizeof(e)))
+        if (!pde || vm_write_phys(vm, pdpt + g * 8, &e, sizeof(e)))
             return -1;
-        for (uint64_t i = 0; i < 512 && (g * 512 + i) * 2 * MiB < vm->ram_size; i++) {
-            e = ((g * 512 + i) * 2 * MiB) | PTE_P | PTE_RW | PTE_PS;
-            if (vm_write_phys(vm, pd + g * PAGE_SIZE + i * 8, &e, sizeof(e)))
-                return -1;
-        }
+        for (uint64_t i = 0; i < 512; i++)
+            pde[i] = ((g * 512 + i) * 2 * MiB) | PTE_P | PTE_RW | PTE_PS;
     }
     *cr3 = pml4;
     return 0;
@@ -300,8 +302,7 @@ static int load_elf64(struct vm *vm, const struct vm_image *img, uint64_t entry,
 {
     uint64_t bottom, top, cr3;
     uint64_t area = vm->ram_size - ELF64_BOOT_AREA;
-    uint64_t gibs = ALIGN_UP(vm->ram_size, GiB) / GiB;
-    uint64_t args_gpa = area + (2 + gibs) * PAGE_SIZE;
+    uint64_t args_gpa = area + (2 + BOOT_MAP_GIBS) * PAGE_SIZE;
 
     if (load_elf(vm, img->data, img->size, &bottom, &top, err, errlen))
         return -1;

@@ -21,6 +21,7 @@
 #include <hv/kstring.h>
 #include <hv/log.h>
 #include <hv/x86.h>
+#include <hv/fpu.h>
 
 #define VM_WAIT_STEP_US     1000
 #define VM_WAIT_LIMIT_US    (600ULL * 1000 * 1000)  /* a safety net far above any timeout= */
@@ -157,8 +158,26 @@ static void free_guest_page(void *ctx, uint64_t gpa, phys_addr_t hpa, uint64_t s
     phys_free_pages(hpa, size / PAGE_SIZE);
 }
 
+/* Device windows become MMIO regions of the guest-physical map: left unmapped
+ * in the EPT so that every access exits and reaches the device. */
+static int add_mmio_regions(struct vm *vm, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < vm->bus.nmmio; i++) {
+        const struct bus_range *r = &vm->bus.mmio[i];
+        if (vm->nregions == VM_MAX_REGIONS || vm_find_region(vm, r->base) ||
+            vm_find_region(vm, r->base + r->len - 1)) {
+            ksnprintf(err, errlen, "device %s at %#llx overlaps RAM or another region", r->name,
+                      (unsigned long long)r->base);
+            return -1;
+        }
+        vm->regions[vm->nregions++] = (struct mem_region){ r->base, r->len, MEM_MMIO, r->name };
+    }
+    return 0;
+}
+
 static void vm_free(struct vm *vm)
 {
+    vm_destroy_devices(vm);
     if (vm->backend) {
         virt->for_each_mapping(vm, free_guest_page, NULL);
         virt->vm_destroy(vm);
@@ -200,11 +219,13 @@ static struct vm *vm_create(const struct vm_config *cfg, const struct vm_image *
     vm->host_cpu = cpu;
     vm->timeout_ms = cfg->timeout_ms;
     vm->vcpu = vcpu;
+    vm->device_mask = cfg->device_mask;
     vcpu->vm = vm;
     vm_cpuid_init(vm);
 
     struct pending_vm *p = &pending[vm_count];
-    if (virt->vm_init(vm) || vm_load_image(vm, cfg, img, &p->boot, err, errlen)) {
+    if (vm_create_devices(vm, err, errlen) || add_mmio_regions(vm, err, errlen) ||
+        virt->vm_init(vm) || vm_load_image(vm, cfg, img, &p->boot, err, errlen)) {
         if (!err[0])
             ksnprintf(err, errlen, "could not set up its EPT");
         vm_free(vm);
@@ -222,7 +243,7 @@ void vms_create(const struct mb2_info *mb)
 
     /* All configurations first: a VM's own files (modules with for=NAME) must
      * be known when its loader builds the multiboot information. */
-    struct vm_config cfgs[MB2_MAX_MODULES];
+    static struct vm_config cfgs[MB2_MAX_MODULES];  /* ~13 KiB: not on a 16 KiB stack */
     bool valid[MB2_MAX_MODULES] = { false };
     for (size_t i = 0; i < mb->module_count; i++) {
         err[0] = '\0';
@@ -277,6 +298,8 @@ static void vcpu_run_loop(struct vcpu *vcpu)
     uint64_t timer_exits = 0;
 
     for (;;) {
+        if (unlikely(vm_interrupt_pending(vm)))
+            vm_deliver_interrupts(vcpu);
         if (virt->vcpu_run(vcpu, &exit)) {
             vm->stats.exits[VMEXIT_ENTRY_FAILED]++;
             vm_handle_exit(vcpu, &exit);
@@ -311,10 +334,13 @@ static void report_vm(struct vm *vm)
     bool bad = vm->stop_reason != STOP_EXITED;
     log_printf(bad ? LOG_WARN : LOG_INFO,
                "VM '%s' %s: %s; status %llu, %llu exits, %llu KiB of its %llu MiB RAM backed, "
-               "%llu unowned port accesses", vm->name, how, vm->stop_detail,
+               "%llu port / %llu MMIO accesses no device owned, %llu MMIO instructions and %llu string "
+               "I/O instructions emulated", vm->name, how, vm->stop_detail,
                (unsigned long long)vm->exit_status, (unsigned long long)total,
                (unsigned long long)(vm->stats.ram_pages * PAGE_SIZE / KiB),
-               (unsigned long long)(vm->ram_size / MiB), (unsigned long long)vm->stats.unowned_io);
+               (unsigned long long)(vm->ram_size / MiB), (unsigned long long)vm->bus.unowned_pio,
+               (unsigned long long)vm->bus.unowned_mmio, (unsigned long long)vm->stats.emulated,
+               (unsigned long long)vm->stats.string_io);
     log_raw("VMRESULT name=%s status=%s exit_status=%llu exits=%llu cpu=%d\n", vm->name,
             how, (unsigned long long)vm->exit_status, (unsigned long long)total, vm->host_cpu);
 }
@@ -327,6 +353,7 @@ static void run_vm_here(struct pending_vm *p)
 
     vm->state = VM_RUNNING;
     memcpy(vcpu->gpr, p->boot.gpr, sizeof(vcpu->gpr));     /* EAX/EBX, RDI/RSI per protocol */
+    fpu_init_for_guest();           /* nothing of the previous VM's vector state survives */
     if (virt->vcpu_init(vcpu, &p->boot)) {
         vm_stop(vm, STOP_HOST_ERROR, 0, "could not build its VMCS");
     } else {

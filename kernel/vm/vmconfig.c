@@ -67,6 +67,7 @@ int vm_config_parse(const char *cmdline, struct vm_config *cfg, char *err, size_
         { .name = "timeout", .type = CMDLINE_UINT, .dest = &cfg->timeout_ms, .max = MAX_TIMEOUT_MS },
         { .name = "rflags", .type = CMDLINE_UINT, .dest = &cfg->rflags, .max = 0xFFFFFFFF },
         { .name = "args", .type = CMDLINE_STRING, .dest = cfg->args, .size = sizeof(cfg->args) },
+        { .name = "devices", .type = CMDLINE_STRING, .dest = cfg->devices, .size = sizeof(cfg->devices) },
     };
     struct report_ctx r = { err, errlen, 0 };
     cmdline_parse(cmdline, opts, ARRAY_SIZE(opts), report, &r);
@@ -81,5 +82,8 @@ int vm_config_parse(const char *cmdline, struct vm_config *cfg, char *err, size_
         return -1;
     }
     cfg->rflags_set = cfg->rflags != RFLAGS_DEFAULT;
+    cfg->device_mask = VM_DEV_DEFAULT;
+    if (cfg->devices[0] && vm_parse_devices(cfg->devices, &cfg->device_mask, err, errlen))
+        return -1;
     return 0;
 }

@@ -23,7 +23,7 @@ enum {
     EXIT_WRMSR = 32, EXIT_MWAIT = 36, EXIT_MONITOR = 39, EXIT_EPT_VIOLATION = 48,
     EXIT_EPT_MISCONFIG = 49, EXIT_INVEPT = 50, EXIT_PREEMPTION_TIMER = 52, EXIT_INVVPID = 53,
     EXIT_WBINVD = 54, EXIT_XSETBV = 55, EXIT_VMFUNC = 59, EXIT_TASK_SWITCH = 9,
-    EXIT_APIC_ACCESS = 44,
+    EXIT_APIC_ACCESS = 44, EXIT_INTERRUPT_WINDOW = 7,
 };
 
 #define VM_INSTRUCTION_ERROR_VMRESUME_NOT_LAUNCHED 5
@@ -184,6 +184,7 @@ static void decode_exit(struct vm_exit *e, uint32_t reason)
     case EXIT_TRIPLE_FAULT:     e->kind = VMEXIT_TRIPLE_FAULT; break;
     case EXIT_INIT:             e->kind = VMEXIT_INIT; break;
     case EXIT_PREEMPTION_TIMER: e->kind = VMEXIT_PREEMPTION_TIMER; break;
+    case EXIT_INTERRUPT_WINDOW: e->kind = VMEXIT_INTERRUPT_WINDOW; break;
     case EXIT_MWAIT:
     case EXIT_MONITOR:
     case EXIT_GETSEC:           e->kind = VMEXIT_UNDEFINED_INSTRUCTION; break;
@@ -318,6 +319,36 @@ void vmx_inject_exception(struct vcpu *vcpu, uint8_t vector, bool has_error,
     vmcs_write(VMCS_ENTRY_INTERRUPTION_INFO, info);
     if (has_error)
         vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR_CODE, error_code);
+}
+
+/* 26.3.1.1 / 27.2.1.3: an external interrupt can be injected only with
+ * RFLAGS.IF = 1 and no blocking by STI or MOV SS; and only one event per entry. */
+bool vmx_interrupt_window_open(struct vcpu *vcpu)
+{
+    (void)vcpu;
+    return (vmcs_read(VMCS_GUEST_RFLAGS) & RFLAGS_IF) &&
+           !(vmcs_read(VMCS_GUEST_INTERRUPTIBILITY_STATE) & INTERRUPTIBILITY_STI_MOVSS) &&
+           !(vmcs_read(VMCS_ENTRY_INTERRUPTION_INFO) & INTR_INFO_VALID);
+}
+
+void vmx_request_interrupt_window(struct vcpu *vcpu, bool on)
+{
+    struct vmx_vcpu *vv = vcpu->backend;
+    uint32_t proc = on ? vv->proc | PROC_INTERRUPT_WINDOW_EXITING
+                       : vv->proc & ~PROC_INTERRUPT_WINDOW_EXITING;
+    if (proc != vv->proc) {
+        vv->proc = proc;
+        vmcs_write(VMCS_PROC_BASED_CONTROLS, proc);
+    }
+}
+
+void vmx_inject_interrupt(struct vcpu *vcpu, uint8_t vector)
+{
+    (void)vcpu;
+    vmcs_write(VMCS_ENTRY_INTERRUPTION_INFO,
+               vector | (INTR_TYPE_EXTERNAL << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID);
+    /* An interrupted HLT resumes as if woken (25.4.2: activity state). */
+    vmcs_write(VMCS_GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE);
 }
 
 static const uint32_t reg_fields[VREG_COUNT] = {
