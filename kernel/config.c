@@ -28,6 +28,8 @@ static const struct cmdline_option options[] = {
       .help = "power off when the run ends" },
     { .name = "verbose", .type = CMDLINE_FLAG, .dest = &config.verbose,
       .help = "full VMX capability detail for every core" },
+    { .name = "input", .type = CMDLINE_STRING, .dest = config.input_vm,
+      .size = sizeof(config.input_vm), .help = "the VM that receives host console input" },
     { .name = "acpidump", .type = CMDLINE_FLAG, .dest = &config.acpidump,
       .help = "hex-dump the ACPI MADT and FADT to the console" },
 };

@@ -18,6 +18,8 @@
 #define FCR_ENABLE_CLEAR 0xC7   /* enable FIFOs, clear both, 14-byte trigger */
 #define MCR_DTR_RTS_OUT2 0x0B
 #define LSR_THRE        0x20
+#define LSR_DATA_READY  0x01
+#define UART_RBR        0
 
 #define UART_CLOCK      115200  /* 1.8432 MHz / 16 */
 #define BAUD            115200
@@ -58,4 +60,13 @@ void serial_write(const char *s, size_t n)
             serial_putc('\r');
         serial_putc(s[i]);
     }
+}
+
+/* One byte typed on the host console, or -1.  Safe from any core: it touches
+ * only RBR/LSR, while the log (under its lock) writes THR. */
+int serial_read_byte(void)
+{
+    if (!serial_present || !(inb(COM1_BASE + UART_LSR) & LSR_DATA_READY))
+        return -1;
+    return inb(COM1_BASE + UART_RBR);
 }

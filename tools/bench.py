@@ -15,13 +15,18 @@ ITERATIONS = 1000
 # Linux KVM in the same Bochs setup (shared/notes/emulators.md, mitigations=off).
 KVM = {"cpuid": 957, "vmcall-nop": 948, "out-e9": 2959}
 LABELS = {"cpuid": "CPUID exit (leaf 0)", "vmcall-nop": "null VMCALL (HC_NOP)",
-          "out-e9": "OUT to port 0xE9 (debug console)"}
+          "out-e9": "OUT to port 0xE9 (debug console)",
+          "out-uart-thr": "OUT to the UART's THR (COM1)", "in-uart-lsr": "IN from the UART's LSR",
+          "mmio-write32": "4-byte MMIO write (test device)",
+          "mmio-read32": "4-byte MMIO read (test device)",
+          "rep-outsb-uart-4k": "REP OUTSB 4 KiB to the UART, per byte"}
 BENCH = re.compile(r"^\[bench\] BENCH (\S+) (\d+) ticks \((\d+) iterations\)")
 
 
 def main():
     r = harness.boot_bochs("bench", "test=boot loglevel=warn", cpus=1, modules=[
-        (harness.BUILD / "guests" / "bench32.elf", f'name=bench args="iterations={ITERATIONS}"')])
+        (harness.BUILD / "guests" / "bench32.elf",
+         f'name=bench devices=uart,pic,testdev args="iterations={ITERATIONS}"')])
     rows = [m.groups() for line in r.lines if (m := BENCH.match(line))]
     if not rows:
         print("bench: no BENCH lines; serial log tail:\n" + "\n".join(r.lines[-30:]))

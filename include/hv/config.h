@@ -21,7 +21,8 @@ struct kernel_config {
     bool modules_set;
     bool poweroff;          /* power off at the end instead of idling */
     bool verbose;           /* print the full capability MSR detail for every core */
-    bool acpidump;          /* hex-dump the MADT and FADT (for test fixtures, bug reports) */
+    bool acpidump;
+    char input_vm[32];      /* VM whose COM1 receives host console input */          /* hex-dump the MADT and FADT (for test fixtures, bug reports) */
 };
 
 extern struct kernel_config config;

@@ -28,6 +28,7 @@ const char *log_first_error(void);
 /* Output devices. */
 void serial_init(void);
 void serial_write(const char *s, size_t n);
+int serial_read_byte(void);
 struct mb2_framebuffer;
 void console_fb_init(const struct mb2_framebuffer *fb);
 void console_fb_write(const char *s, size_t n);

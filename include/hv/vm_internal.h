@@ -68,6 +68,8 @@ int vm_create_devices(struct vm *vm, char *err, size_t errlen);
 void vm_destroy_devices(struct vm *vm);
 bool vm_interrupt_pending(const struct vm *vm);
 void vm_deliver_interrupts(struct vcpu *vcpu);
+bool vm_has_uart(const struct vm *vm);
+void vm_console_input(struct vm *vm);
 
 /* kernel/vm/mmio.c, kernel/vm/string_io.c */
 bool vm_emulate_mmio(struct vcpu *vcpu, struct vm_exit *e);

@@ -37,6 +37,7 @@ struct vm_uart {
 };
 
 struct vm_devices {
+    int pending_input;          /* a host byte the guest's RX FIFO had no room for, or -1 */
     struct vm_uart com[2];
     struct pic8259 pic;
     struct testdev testdev;
@@ -190,6 +191,7 @@ int vm_create_devices(struct vm *vm, char *err, size_t errlen)
         return -1;
     }
     vm->devs = d;
+    d->pending_input = -1;
     bus_add_pio(&vm->bus, HV_DEBUG_CONSOLE_PORT, 1, debugcon_access, vm, "debugcon");
     bus_add_pio(&vm->bus, DEBUG_EXIT_PORT, 1, debug_exit_access, vm, "debug-exit");
     if (vm->device_mask & VM_DEV_PIC) {
@@ -242,4 +244,28 @@ void vm_deliver_interrupts(struct vcpu *vcpu)
     int vector = pic8259_ack(&d->pic);
     if (vector >= 0)
         virt->inject_interrupt(vcpu, (uint8_t)vector);
+}
+
+bool vm_has_uart(const struct vm *vm)
+{
+    return vm->devs && (vm->device_mask & VM_DEV_UART);
+}
+
+/* Moves what was typed on the host console into the VM's COM1 receiver,
+ * keeping a byte that does not fit for the next call (the host UART cannot
+ * take it back). */
+void vm_console_input(struct vm *vm)
+{
+    struct vm_devices *d = vm->devs;
+    for (;;) {
+        int c = d->pending_input >= 0 ? d->pending_input : serial_read_byte();
+        if (c < 0)
+            return;
+        uint8_t byte = (uint8_t)c;
+        if (!uart16550_receive(&d->com[0].uart, &byte, 1)) {
+            d->pending_input = c;
+            return;
+        }
+        d->pending_input = -1;
+    }
 }

@@ -22,12 +22,14 @@
 #include <hv/log.h>
 #include <hv/x86.h>
 #include <hv/fpu.h>
+#include <hv/config.h>
 
 #define VM_WAIT_STEP_US     1000
 #define VM_WAIT_LIMIT_US    (600ULL * 1000 * 1000)  /* a safety net far above any timeout= */
 #define CPU_ANY             (~0ULL)
 
 const struct virt_backend *virt;
+static struct vm *input_vm;         /* receives host console input on its COM1 */
 static struct vm *vms[VM_MAX];
 static unsigned vm_count;
 
@@ -283,6 +285,13 @@ void vms_create(const struct mb2_info *mb)
                 images[slot].module_count,
                 (unsigned long long)(vm->stats.ram_pages * PAGE_SIZE / KiB));
     }
+    for (unsigned i = 0; i < vm_count && !input_vm; i++)
+        if (vm_has_uart(vms[i]) && (!config.input_vm[0] || !strcmp(config.input_vm, vms[i]->name)))
+            input_vm = vms[i];
+    if (input_vm)
+        pr_info("host console input goes to VM '%s' (COM1)", input_vm->name);
+    else if (config.input_vm[0])
+        pr_err("input=%s: no VM of that name with a UART", config.input_vm);
     for (size_t i = 0; i < mb->module_count; i++)
         if (valid[i] && cfgs[i].owner[0] && !find_vm(cfgs[i].owner))
             pr_err("module %zu: for=%s names no VM; the file is not handed to anyone", i,
@@ -321,6 +330,8 @@ static void vcpu_run_loop(struct vcpu *vcpu)
                 vm_stop(vm, STOP_TIMEOUT, 0, "stopped on request");
                 return;
             }
+            if (vm == input_vm)
+                vm_console_input(vm);
         }
     }
 }
@@ -395,6 +406,7 @@ unsigned vms_run(void)
             pr_err("cpu%u: its VMs did not finish", c);
 
     unsigned exited = 0;
+    input_vm = NULL;
     for (unsigned i = 0; i < vm_count; i++) {
         exited += vms[i]->stop_reason == STOP_EXITED;
         vm_free(vms[i]);
