@@ -4,7 +4,8 @@
 # gets from nothing to a booted hypervisor with one command.
 set -eu
 PACKAGES="make gcc nasm python3 grub-pc-bin grub-common xorriso mtools \
-bochs bochs-x bochsbios vgabios qemu-system-x86 python3-pytest libcmocka-dev"
+bochs bochs-x bochsbios vgabios qemu-system-x86 python3-pytest libcmocka-dev \
+libcapstone-dev clang libclang-rt-14-dev"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

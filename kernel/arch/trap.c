@@ -12,6 +12,7 @@
 #include <hv/log.h>
 #include <hv/x86.h>
 #include <hv/format.h>
+#include <hv/vms.h>
 
 #define IDT_ENTRIES         256
 #define IDT_INTERRUPT_GATE  0x8E00      /* present, DPL 0, 64-bit interrupt gate */
@@ -151,6 +152,7 @@ static void __noreturn unexpected_exception(struct trap_frame *f)
     cpu->state = CPU_FAULTED;
     if (cpu->index == 0)
         finish_run(VERDICT_FAIL, "the BSP took an unexpected exception");
+    vms_cpu_down();
     pr_err("cpu%u halted; the other cores go on", cpu->index);
     cpu_park();
 }

@@ -106,6 +106,14 @@ int vms_init(void)
     return ok ? 0 : -1;
 }
 
+/* A core that is being stopped for good (an exception on an AP) leaves VMX
+ * operation first, so that nothing of a VM stays cached or in force there. */
+void vms_cpu_down(void)
+{
+    if (virt && this_cpu()->virt_enabled)
+        virt->cpu_disable();
+}
+
 void vms_shutdown(void)
 {
     if (!virt)
