@@ -20,7 +20,7 @@ LABELS = {"cpuid": "CPUID exit (leaf 0)", "vmcall-nop": "null VMCALL (HC_NOP)",
           "mmio-write32": "4-byte MMIO write (test device)",
           "mmio-read32": "4-byte MMIO read (test device)",
           "rep-outsb-uart-4k": "REP OUTSB 4 KiB to the UART, per byte"}
-BENCH = re.compile(r"^\[bench\] BENCH (\S+) (\d+) ticks \((\d+) iterations\)")
+BENCH = re.compile(r"^\[bench\] BENCH (\S+) (\d+) ticks \((\d+) iterations")
 
 
 def main():

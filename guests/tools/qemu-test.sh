@@ -9,7 +9,7 @@ dir=${1:?usage: qemu-test.sh BUILD_DIR}
 qemu=${QEMU:-qemu-system-x86_64}
 timeout_s=${TIMEOUT:-60}
 out=$(mktemp)
-trap 'rm -f "$out" "$out.err" "$out.mod"' EXIT
+trap 'rm -f "$out" "$out.err" "$out.mod" "$out.serial"' EXIT
 failed=0
 
 common="-debugcon stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 -display none -no-reboot -m 128"
@@ -55,7 +55,8 @@ hello32: exiting with status 3' \
 
 check bench32 1 'BENCH cpuid [0-9]+ ticks \(200 iterations\)
 BENCH out-e9 [0-9]+ ticks \(200 iterations\)
-bench: vmcall-nop skipped: not running under the hypervisor' \
+bench: vmcall-nop skipped: not running under the hypervisor
+bench: device benchmarks skipped: no test device' \
     -kernel "$dir/bench32.elf" -append "iterations=200"
 
 check badmem32 3 'badmem: touching memory beyond RAM
@@ -86,6 +87,40 @@ check sdktest64 1 'sdktest: 64-bit: ([0-9]+) of \1 checks passed' \
 timeout_s=15 check spin64 124 'spin: started
 spin: alive 1' \
     -kernel "$dir/elf64boot.elf" -initrd "$dir/spin64.elf"
+
+# QEMU's PC has a 16550A on COM1 and the 8259As: uart32 runs as it would
+# under the hypervisor; its two hello lines go out on the serial port.
+check uart32 1 'uart: polled ok
+uart: irq ok \([0-9]+ THRE interrupts\)
+uart: loopback ok' \
+    -kernel "$dir/uart32.elf" -serial "file:$out.serial"
+for line in 'uart: polled hello' 'uart: interrupt-driven hello'; do
+    grep -qxF "$line" "$out.serial" 2>/dev/null ||
+        { echo "FAIL uart32: no serial line \"$line\""; failed=1; }
+done
+
+# The device tests need the hypervisor's test device (devices=testdev).
+# Without it they say so and exit 77, i.e. (77 << 1) | 1 = 155 here.
+check mmio64-no-device 155 'mmio: no test device' \
+    -kernel "$dir/elf64boot.elf" -initrd "$dir/mmio64.elf"
+check mmio32-no-device 155 'mmio32: no test device' -kernel "$dir/mmio32.elf"
+check stringio32-no-device 155 'stringio: no test device' -kernel "$dir/stringio32.elf"
+check badmmio64-no-device 155 'badmmio: no test device' \
+    -kernel "$dir/elf64boot.elf" -initrd "$dir/badmmio64.elf"
+
+# With qemu-testdev they use QEMU's pc-testdev instead (MMIO that behaves
+# like RAM at 0xFF000000, a 4-byte latch on port 0xE0): QEMU's CPU emulator
+# then plays the hypervisor, which tests the tests themselves.
+check mmio64-pc-testdev 1 'mmio: ([0-9]+) of \1 forms passed' \
+    -kernel "$dir/elf64boot.elf" -initrd "$dir/mmio64.elf qemu-testdev" -device pc-testdev
+check mmio32-pc-testdev 1 'mmio32: paging off: ([0-9]+) of \1 forms passed
+mmio32: 32-bit paging: ([0-9]+) of \1 forms passed
+mmio32: PAE paging: ([0-9]+) of \1 forms passed' \
+    -kernel "$dir/mmio32.elf" -append "qemu-testdev" -device pc-testdev
+check stringio32-pc-testdev 1 'stringio: pf-insb-fault ok
+stringio: pf-insb-resume ok
+stringio: ([0-9]+) of \1 cases passed' \
+    -kernel "$dir/stringio32.elf" -append "qemu-testdev" -device pc-testdev
 
 [ "$failed" = 0 ] && echo "all QEMU guest tests passed"
 exit "$failed"

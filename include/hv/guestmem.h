@@ -14,6 +14,8 @@ int vm_write_phys(struct vm *vm, uint64_t gpa, const void *buf, size_t len);
  * `gpa` is not RAM or memory ran out. */
 void *vm_ram_page(struct vm *vm, uint64_t gpa);
 
+void vm_ram_cache_init(struct vm *vm);
+
 /* Is `gpa` inside one of the VM's RAM regions? */
 const struct mem_region *vm_find_region(const struct vm *vm, uint64_t gpa);
 

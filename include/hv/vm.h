@@ -140,6 +140,14 @@ struct cpuid_table {
     uint32_t ext[CPUID_TABLE_LEAVES][4];
 };
 
+/* Recently used guest RAM pages and their host addresses.  Safe to keep for
+ * the VM's whole life: a backed RAM page is never moved or unmapped. */
+#define RAM_CACHE_SIZE      8
+struct ram_cache_entry {
+    uint64_t gpa_page;              /* ~0 = empty */
+    void *host;
+};
+
 struct vm {
     unsigned id;
     char name[VM_NAME_MAX];
@@ -164,6 +172,7 @@ struct vm {
     unsigned device_mask;           /* VM_DEV_* from devices= */
     struct vm_stats stats;
     struct cpuid_table cpuid;
+    struct ram_cache_entry ram_cache[RAM_CACHE_SIZE];
 };
 
 struct vcpu {

@@ -48,7 +48,10 @@ struct x86_regs {
  * translates through the guest's paging and routes the access to RAM or to
  * a device.  Each callback returns 0, or -1 when the access faulted (the
  * caller has recorded what to inject; emulation stops with X86_EMU_FAULT and
- * changes no register).  `size` is 1, 2, 4, 8 or 16.
+ * changes no register but for completed REP iterations).  `size` is 1, 2,
+ * 4, 8 or 16.  read_xmm/write_xmm returning -1 (e.g. #NM to inject) also
+ * ends in X86_EMU_FAULT; an XMM register is written last, after every
+ * memory access of the instruction succeeded.
  */
 struct x86_emu_ops {
     int (*read)(void *ctx, enum x86_seg seg, uint64_t offset, void *buf, unsigned size);
@@ -132,7 +135,10 @@ enum x86_emu_result {
     X86_EMU_OK = 0,             /* done: registers updated, rip advanced */
     X86_EMU_RESTART,            /* REP string op partly done (RCX/RSI/RDI updated,
                                    rip unchanged): re-enter the guest, it exits again */
-    X86_EMU_FAULT,              /* a memory callback faulted: inject what it recorded */
+    X86_EMU_FAULT,              /* a memory callback faulted: inject what it recorded;
+                                   registers unchanged, except that a REP string op
+                                   keeps the iterations done before the fault
+                                   (rCX/rSI/rDI updated, rip unchanged), as on hardware */
     X86_EMU_UNSUPPORTED,        /* not decodable or not emulated: inject #UD */
 };
 

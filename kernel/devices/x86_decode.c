@@ -356,8 +356,9 @@ static uint64_t sign_extend(uint64_t v, unsigned bytes)
 {
     if (bytes >= 8)
         return v;
-    unsigned shift = 64 - 8 * bytes;
-    return (uint64_t)((int64_t)(v << shift) >> shift);
+    uint64_t sign = BIT(8 * bytes - 1);
+    v &= (sign << 1) - 1;
+    return (v ^ sign) - sign;
 }
 
 /* ---- prefixes ------------------------------------------------------------------- */
@@ -533,8 +534,6 @@ static bool decode_mem16(struct cursor *c, struct x86_insn *insn)
         return decode_disp(c, insn, 2);
     insn->base_reg = modrm16[rm].base;
     insn->index_reg = modrm16[rm].index;
-    if (insn->index_reg != X86_REG_NONE)
-        insn->scale = 1;
     if (insn->mod == MOD_DISP8)
         return decode_disp(c, insn, 1);
     if (insn->mod == MOD_DISPFULL)
@@ -626,7 +625,6 @@ static bool decode_imm(struct cursor *c, struct x86_insn *insn, enum immkind kin
 static void string_operand(struct x86_insn *insn, const struct prefixes *p)
 {
     insn->has_mem = true;
-    insn->scale = 1;
     if (insn->mnemonic == X86_MN_STOS) {
         insn->base_reg = GPR_RDI;
         insn->seg = X86_SEG_ES;
@@ -694,6 +692,31 @@ static void reset_insn(struct x86_insn *insn)
     insn->name = mnemonic_names[X86_MN_INVALID];
 }
 
+/* ModRM memory operand, implicit accumulator, immediate or moffs, string operands. */
+static bool decode_operands(struct cursor *c, enum x86_cpu_mode mode, const struct prefixes *p,
+                            enum immkind imm, struct x86_insn *insn)
+{
+    if (insn->has_modrm && insn->mod != MOD_REGISTER) {
+        insn->has_mem = true;
+        bool ok = insn->addrsize == 2 ? decode_mem16(c, insn) : decode_mem32(c, insn, mode);
+        if (!ok)
+            return false;
+        insn->seg = memory_segment(insn, p);
+    }
+    bool moffs = insn->form == X86_FORM_ACC_MOFFS || insn->form == X86_FORM_MOFFS_ACC;
+    if (moffs || insn->form == X86_FORM_ACC_I)
+        insn->reg = GPR_RAX;
+    if (!decode_imm(c, insn, imm))
+        return false;
+    if (moffs)
+        insn->seg = p->seg != X86_SEG_NONE ? p->seg : X86_SEG_DS;
+    if (insn->form == X86_FORM_STRING)
+        string_operand(insn, p);
+    if (insn->has_mem && insn->scale == 0)
+        insn->scale = 1;        /* no index (16-bit forms, moffs, strings, SIB without index) */
+    return true;
+}
+
 static bool decode(struct cursor *c, enum x86_cpu_mode mode, struct x86_insn *insn)
 {
     struct prefixes p;
@@ -716,27 +739,8 @@ static bool decode(struct cursor *c, enum x86_cpu_mode mode, struct x86_insn *in
     if (insn->mnemonic == X86_MN_MOVD && insn->opsize == 8)
         insn->mnemonic = X86_MN_MOVQ;
     insn->name = mnemonic_names[insn->mnemonic];
-
-    if (insn->has_modrm && insn->mod != MOD_REGISTER) {
-        insn->has_mem = true;
-        bool ok = insn->addrsize == 2 ? decode_mem16(c, insn) : decode_mem32(c, insn, mode);
-        if (!ok)
-            return false;
-        insn->seg = memory_segment(insn, &p);
-    }
-    if (insn->form == X86_FORM_ACC_I || insn->form == X86_FORM_ACC_MOFFS ||
-        insn->form == X86_FORM_MOFFS_ACC)
-        insn->reg = GPR_RAX;
-    if (!decode_imm(c, insn, (enum immkind)d->imm))
+    if (!decode_operands(c, mode, &p, (enum immkind)d->imm, insn))
         return false;
-    if (insn->form == X86_FORM_ACC_MOFFS || insn->form == X86_FORM_MOFFS_ACC) {
-        insn->scale = 1;
-        insn->seg = p.seg != X86_SEG_NONE ? p.seg : X86_SEG_DS;
-    }
-    if (insn->form == X86_FORM_STRING)
-        string_operand(insn, &p);
-    if (insn->has_mem && insn->scale == 0)
-        insn->scale = 1;
     insn->len = (uint8_t)c->pos;
     return true;
 }
@@ -747,7 +751,7 @@ int x86_decode(const uint8_t *bytes, size_t len, enum x86_cpu_mode mode, struct 
     struct cursor c = { .bytes = bytes, .avail = bytes ? len : 0, .pos = 0, .why = NULL };
 
     reset_insn(insn);
-    if (mode > X86_MODE_LONG64) {
+    if ((unsigned)mode > X86_MODE_LONG64) {
         c.why = "invalid CPU mode";
     } else if (decode(&c, mode, insn)) {
         if (why)

@@ -441,13 +441,15 @@ static enum x86_emu_result emu_xchg(struct emu *e)
 }
 
 /*
- * CMPXCHG: flags of CMP accumulator, destination.  The destination is
+ * CMPXCHG: flags of CMP accumulator, destination.  A memory destination is
  * written in both cases, as on hardware (SDM Vol. 2A, CMPXCHG: "the
  * destination operand receives a write cycle without regard to the result of
  * the comparison"): with the source when equal, else with the value just
  * read, and then the accumulator is loaded.  A device therefore always sees a
- * read followed by a write.  With a register destination the write-back of
- * a 32-bit register zero-extends it, like any 32-bit register write.
+ * read followed by a write.  A register destination is left alone when the
+ * comparison fails -- CPUs do not zero-extend a 32-bit one then (checked
+ * against the host CPU by the unit tests) -- and on success the accumulator
+ * is not written (its upper half survives a 32-bit CMPXCHG).
  */
 static enum x86_emu_result emu_cmpxchg(struct emu *e)
 {
@@ -460,9 +462,11 @@ static enum x86_emu_result emu_cmpxchg(struct emu *e)
     if (r != X86_EMU_OK)
         return r;
     bool equal = acc == d;
-    r = rm_put(e, equal ? src : d);
-    if (r != X86_EMU_OK)
-        return r;
+    if (equal || insn->has_mem) {
+        r = rm_put(e, equal ? src : d);
+        if (r != X86_EMU_OK)
+            return r;
+    }
     if (!equal)
         gpr_set(e, GPR_RAX, size, d);
     set_flags(e, X86_ARITH_FLAGS, flags_sub(acc, d, (acc - d) & size_mask(size), size));

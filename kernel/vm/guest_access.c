@@ -20,8 +20,10 @@ static const enum vcpu_reg seg_base_reg[X86_SEG_NONE] = {
 
 void guest_access_init(struct guest_access *ga, struct vcpu *vcpu)
 {
-    memset(ga, 0, sizeof(*ga));
     ga->vcpu = vcpu;
+    ga->status = GWALK_OK;
+    ga->fetch_status = GWALK_OK;
+    ga->device_accesses = 0;
     vcpu_paging_state(vcpu, &ga->paging);
     uint64_t cs_ar = virt->get_reg(vcpu, VREG_CS_AR);
     if (cs_ar & CS_AR_L)

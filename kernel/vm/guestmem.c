@@ -21,16 +21,34 @@ const struct mem_region *vm_find_region(const struct vm *vm, uint64_t gpa)
     return NULL;
 }
 
+void vm_ram_cache_init(struct vm *vm)
+{
+    for (unsigned i = 0; i < RAM_CACHE_SIZE; i++)
+        vm->ram_cache[i].gpa_page = ~0ULL;
+}
+
+static void *cache_put(struct vm *vm, uint64_t page, void *host)
+{
+    struct ram_cache_entry *c = &vm->ram_cache[(page / PAGE_SIZE) % RAM_CACHE_SIZE];
+    c->gpa_page = page;
+    c->host = host;
+    return host;
+}
+
 void *vm_ram_page(struct vm *vm, uint64_t gpa)
 {
-    const struct mem_region *r = vm_find_region(vm, gpa);
     uint64_t page = ALIGN_DOWN(gpa, PAGE_SIZE);
+    const struct ram_cache_entry *c = &vm->ram_cache[(page / PAGE_SIZE) % RAM_CACHE_SIZE];
+    if (c->gpa_page == page)
+        return c->host;
+
+    const struct mem_region *r = vm_find_region(vm, gpa);
     phys_addr_t hpa;
 
     if (!r || r->kind != MEM_RAM)
         return NULL;
     if (virt->lookup(vm, page, &hpa))
-        return phys_to_virt(ALIGN_DOWN(hpa, PAGE_SIZE));
+        return cache_put(vm, page, phys_to_virt(ALIGN_DOWN(hpa, PAGE_SIZE)));
     hpa = phys_alloc_pages(1);             /* zeroed: no stale host or guest data */
     if (hpa == PMM_NO_MEMORY)
         return NULL;
@@ -39,7 +57,7 @@ void *vm_ram_page(struct vm *vm, uint64_t gpa)
         return NULL;
     }
     vm->stats.ram_pages++;
-    return phys_to_virt(hpa);
+    return cache_put(vm, page, phys_to_virt(hpa));
 }
 
 static int copy_phys(struct vm *vm, uint64_t gpa, void *buf, size_t len, bool write)

@@ -232,6 +232,7 @@ static struct vm *vm_create(const struct vm_config *cfg, const struct vm_image *
     vm->device_mask = cfg->device_mask;
     vcpu->vm = vm;
     vm_cpuid_init(vm);
+    vm_ram_cache_init(vm);
 
     struct pending_vm *p = &pending[vm_count];
     if (vm_create_devices(vm, err, errlen) || add_mmio_regions(vm, err, errlen) ||

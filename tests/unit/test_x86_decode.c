@@ -832,10 +832,11 @@ static void differential(struct cs_state *s, const uint8_t *b, size_t n, enum x8
 
 static void report(const char *what, struct cs_state *s)
 {
-    print_message("capstone, %s: %lu inputs, %lu accepted by the decoder and matched "
-                  "(%lu of them not comparable: Capstone 4 bugs), %lu accepted only by Capstone, "
+    print_message("capstone, %s: %lu inputs; the decoder accepted %lu: %lu agree with Capstone, "
+                  "%lu not comparable (Capstone 4 bugs); %lu accepted only by Capstone, "
                   "%lu refused by both\n",
-                  what, s->compared, s->accepted, s->skipped, s->cs_only, s->refused_both);
+                  what, s->compared, s->accepted, s->accepted - s->skipped, s->skipped, s->cs_only,
+                  s->refused_both);
     s->compared = s->accepted = s->skipped = s->cs_only = s->refused_both = 0;
 }
 

@@ -1,7 +1,7 @@
 /*
  * Helpers shared by test_x86_decode.c and test_x86_emulate.c: hex byte
- * strings, register names, a fake guest memory with callbacks, and the set
- * of opcodes the decoder supports (for the random generators).
+ * strings, register and segment names (Intel/Capstone spelling), and the
+ * opcodes and prefixes the random generators draw from.
  */
 #ifndef HV_X86_TEST_UTIL_H
 #define HV_X86_TEST_UTIL_H
