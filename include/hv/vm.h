@@ -173,6 +173,7 @@ struct vm {
     struct vm_stats stats;
     struct cpuid_table cpuid;
     struct ram_cache_entry ram_cache[RAM_CACHE_SIZE];
+    void *decode_cache;             /* kernel/vm/mmio.c, allocated on the first MMIO exit */
 };
 
 struct vcpu {

@@ -73,6 +73,7 @@ void vm_console_input(struct vm *vm);
 
 /* kernel/vm/mmio.c, kernel/vm/string_io.c */
 bool vm_emulate_mmio(struct vcpu *vcpu, struct vm_exit *e);
+void vm_decode_cache_free(struct vm *vm);
 bool vm_string_io(struct vcpu *vcpu, struct vm_exit *e);
 
 /* kernel/vm/cpuid.c */

@@ -32,7 +32,8 @@ void guest_access_init(struct guest_access *ga, struct vcpu *vcpu)
         ga->mode = X86_MODE_REAL;
     else
         ga->mode = (cs_ar & CS_AR_DB) ? X86_MODE_PROT32 : X86_MODE_PROT16;
-    ga->user = SS_AR_DPL(virt->get_reg(vcpu, VREG_SS_AR)) == 3;
+    /* CPL matters only to paging's user/supervisor checks. */
+    ga->user = (ga->paging.cr0 & CR0_PG) && SS_AR_DPL(virt->get_reg(vcpu, VREG_SS_AR)) == 3;
 }
 
 /* SDM Vol. 3A, 3.4.4: in 64-bit mode only FS and GS have bases. */
@@ -55,24 +56,27 @@ static int record_fault(struct guest_access *ga, enum gwalk_status st, const str
 /* One piece of an access that stays inside one guest page. */
 static int access_page(struct guest_access *ga, uint64_t linear, void *buf, unsigned n, bool write)
 {
-    struct gwalk_result res;
-    struct gwalk_fault fault;
-    unsigned acc = (write ? GWALK_ACC_WRITE : GWALK_ACC_READ) | (ga->user ? GWALK_ACC_USER : 0);
-    enum gwalk_status st = gwalk_translate(&ga->paging, linear, acc, &res, &fault);
-    if (st != GWALK_OK && st != GWALK_PHYS_ERROR)
-        return record_fault(ga, st, &fault);
-    if (st == GWALK_PHYS_ERROR) {
-        ga->status = GWALK_PHYS_ERROR;
-        ga->bad_gpa = fault.gpa;            /* a guest page table outside its RAM */
-        return -1;
+    struct gwalk_result res = { .gpa = (uint32_t)linear };
+
+    if (ga->paging.cr0 & CR0_PG) {
+        struct gwalk_fault fault;
+        unsigned acc = (write ? GWALK_ACC_WRITE : GWALK_ACC_READ) | (ga->user ? GWALK_ACC_USER : 0);
+        enum gwalk_status st = gwalk_translate(&ga->paging, linear, acc, &res, &fault);
+        if (st != GWALK_OK && st != GWALK_PHYS_ERROR)
+            return record_fault(ga, st, &fault);
+        if (st == GWALK_PHYS_ERROR) {
+            ga->status = GWALK_PHYS_ERROR;
+            ga->bad_gpa = fault.gpa;        /* a guest page table outside its RAM */
+            return -1;
+        }
     }
     struct vm *vm = ga->vcpu->vm;
-    const struct mem_region *r = vm_find_region(vm, res.gpa);
-    if (r && r->kind == MEM_MMIO) {
+    if (bus_find_mmio(&vm->bus, res.gpa)) {       /* the common case when emulating */
         bus_mmio(&vm->bus, res.gpa, buf, n, write);
         ga->device_accesses++;
         return 0;
     }
+    const struct mem_region *r = vm_find_region(vm, res.gpa);
     if (r && r->kind == MEM_RAM &&
         !(write ? vm_write_phys(vm, res.gpa, buf, n) : vm_read_phys(vm, res.gpa, buf, n)))
         return 0;
@@ -119,6 +123,17 @@ size_t guest_fetch(struct guest_access *ga, uint64_t rip, uint8_t *bytes, size_t
     size_t copied = 0;
     struct gwalk_fault fault;
     uint64_t linear = guest_linear(ga, X86_SEG_CS, rip);
+    if (!(ga->paging.cr0 & CR0_PG)) {
+        /* No paging: fetch straight from RAM, page by page, as far as it goes. */
+        while (copied < max) {
+            uint64_t at = (uint32_t)(linear + copied);
+            size_t n = MIN(max - copied, (size_t)(PAGE_SIZE - (at & (PAGE_SIZE - 1))));
+            if (vm_read_phys(ga->vcpu->vm, at, bytes + copied, n))
+                break;
+            copied += n;
+        }
+        return copied;
+    }
     unsigned acc = GWALK_ACC_FETCH | (ga->user ? GWALK_ACC_USER : 0);
     enum gwalk_status st = gwalk_copy_from_guest(&ga->paging, bytes, linear, max, acc, &copied,
                                                  &fault);

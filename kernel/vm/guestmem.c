@@ -103,14 +103,16 @@ void vcpu_paging_state(struct vcpu *vcpu, struct gwalk_guest *g)
 {
     *g = (struct gwalk_guest){
         .cr0 = virt->read_cr(vcpu, 0),
-        .cr3 = virt->get_reg(vcpu, VREG_CR3),
-        .cr4 = virt->read_cr(vcpu, 4),
-        .efer = virt->get_reg(vcpu, VREG_EFER),
-        .rflags = virt->get_reg(vcpu, VREG_RFLAGS),
         .read_phys = gw_read,
         .write_phys = gw_write,
         .ctx = vcpu->vm,
     };
+    if (!(g->cr0 & CR0_PG))
+        return;                 /* linear = physical: nothing else matters (SDM 4.1.1) */
+    g->cr3 = virt->get_reg(vcpu, VREG_CR3);
+    g->cr4 = virt->read_cr(vcpu, 4);
+    g->efer = virt->get_reg(vcpu, VREG_EFER);
+    g->rflags = virt->get_reg(vcpu, VREG_RFLAGS);
 }
 
 int vcpu_read_linear(struct vcpu *vcpu, uint64_t gla, void *buf, size_t len,

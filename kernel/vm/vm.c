@@ -188,6 +188,7 @@ static int add_mmio_regions(struct vm *vm, char *err, size_t errlen)
 static void vm_free(struct vm *vm)
 {
     vm_destroy_devices(vm);
+    vm_decode_cache_free(vm);
     if (vm->backend) {
         virt->for_each_mapping(vm, free_guest_page, NULL);
         virt->vm_destroy(vm);
