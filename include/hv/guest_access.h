@@ -25,6 +25,7 @@ uint64_t guest_linear(struct guest_access *ga, enum x86_seg seg, uint64_t offset
 /* Returns 0 or -1 (the fault is recorded in *ga). */
 int guest_access(struct guest_access *ga, uint64_t linear, void *buf, unsigned len, bool write);
 int guest_probe_write(struct guest_access *ga, uint64_t linear, unsigned len);
+uint8_t *guest_ram_pointer(struct guest_access *ga, uint64_t linear, bool write);
 size_t guest_fetch(struct guest_access *ga, uint64_t rip, uint8_t *bytes, size_t max);
 void guest_access_deliver_fault(struct guest_access *ga, const char *what);
 

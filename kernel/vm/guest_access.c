@@ -159,3 +159,29 @@ void guest_access_deliver_fault(struct guest_access *ga, const char *what)
                 "and any device", what, (unsigned long long)ga->bad_gpa);
     }
 }
+
+/* The host address of guest RAM at `linear`, checked for `write` access like
+ * any access, for loops that stay inside one page.  NULL with ga->status set
+ * on a fault; NULL with GWALK_OK when the page is a device or not RAM (the
+ * caller then goes through guest_access() byte by byte). */
+uint8_t *guest_ram_pointer(struct guest_access *ga, uint64_t linear, bool write)
+{
+    struct gwalk_result res = { .gpa = (uint32_t)linear };
+    if (ga->paging.cr0 & CR0_PG) {
+        struct gwalk_fault fault;
+        unsigned acc = (write ? GWALK_ACC_WRITE : GWALK_ACC_READ) | (ga->user ? GWALK_ACC_USER : 0);
+        enum gwalk_status st = gwalk_translate(&ga->paging, linear, acc, &res, &fault);
+        if (st == GWALK_PAGE_FAULT || st == GWALK_GP_FAULT) {
+            record_fault(ga, st, &fault);
+            return NULL;
+        }
+        if (st != GWALK_OK)
+            return NULL;
+    }
+    struct vm *vm = ga->vcpu->vm;
+    const struct mem_region *r = vm_find_region(vm, res.gpa);
+    if (!r || r->kind != MEM_RAM)
+        return NULL;
+    uint8_t *page = vm_ram_page(vm, res.gpa);
+    return page ? page + (res.gpa & (PAGE_SIZE - 1)) : NULL;
+}

@@ -84,6 +84,24 @@ static void set_counter(uint64_t *reg, uint64_t v, unsigned bytes)
     *reg = bytes == 2 ? (*reg & ~0xFFFFULL) | (v & 0xFFFF) : v & addr_mask(bytes);
 }
 
+/* One element through the general path (devices, page-crossing elements). */
+static bool element_slow(struct guest_access *ga, struct vm *vm, const struct string_op *op,
+                         uint64_t linear)
+{
+    uint64_t v = 0;
+    if (op->in) {
+        /* Check the destination first: a fault must not swallow a device byte. */
+        if (guest_probe_write(ga, linear, op->size))
+            return false;
+        bus_pio(&vm->bus, op->port, op->size, false, &v);
+        return guest_access(ga, linear, &v, op->size, true) == 0;
+    }
+    if (guest_access(ga, linear, &v, op->size, false))
+        return false;
+    bus_pio(&vm->bus, op->port, op->size, true, &v);
+    return true;
+}
+
 static bool do_string_io(struct vcpu *vcpu, struct vm_exit *e, struct guest_access *ga,
                          const struct string_op *op)
 {
@@ -93,28 +111,40 @@ static bool do_string_io(struct vcpu *vcpu, struct vm_exit *e, struct guest_acce
     uint64_t ptr = vcpu->gpr[idx] & mask;
     uint64_t count = op->rep ? vcpu->gpr[GPR_RCX] & mask : 1;
     int64_t step = (virt->get_reg(vcpu, VREG_RFLAGS) & RFLAGS_DF) ? -(int64_t)op->size : op->size;
-    uint64_t done = 0;
+    uint64_t seg_base = guest_linear(ga, op->seg, 0);
+    uint64_t lin_mask = ga->mode == X86_MODE_LONG64 ? ~0ULL : 0xFFFFFFFFULL;
+    uint64_t done = 0, window = ~0ULL;     /* the linear page `host` points into */
+    uint8_t *host = NULL;
     bool faulted = false;
 
     while (done < count && done < MAX_ITERATIONS_PER_EXIT) {
-        uint64_t linear = guest_linear(ga, op->seg, ptr);
-        uint64_t v = 0;
-        if (op->in) {
-            if (guest_probe_write(ga, linear, op->size)) {     /* the destination is writable? */
+        uint64_t linear = (seg_base + ptr) & lin_mask;
+        uint64_t page = linear & ~(PAGE_SIZE - 1);
+        bool inside = (linear & (PAGE_SIZE - 1)) + op->size <= PAGE_SIZE;
+        if (inside && page != window) {
+            /* One translation per page; RAM is then reached directly. */
+            ga->status = GWALK_OK;
+            uint8_t *p = guest_ram_pointer(ga, page, op->in);
+            if (!p && ga->status != GWALK_OK) {
                 faulted = true;
                 break;
             }
-            bus_pio(&vm->bus, op->port, op->size, false, &v);
-            if (guest_access(ga, linear, &v, op->size, true)) {
-                faulted = true;
-                break;
+            host = p;
+            window = p ? page : ~0ULL;
+        }
+        if (inside && host) {
+            uint64_t v = 0;
+            uint8_t *at = host + (linear & (PAGE_SIZE - 1));
+            if (op->in) {
+                bus_pio(&vm->bus, op->port, op->size, false, &v);
+                memcpy(at, &v, op->size);
+            } else {
+                memcpy(&v, at, op->size);
+                bus_pio(&vm->bus, op->port, op->size, true, &v);
             }
-        } else {
-            if (guest_access(ga, linear, &v, op->size, false)) {
-                faulted = true;
-                break;
-            }
-            bus_pio(&vm->bus, op->port, op->size, true, &v);
+        } else if (!element_slow(ga, vm, op, linear)) {
+            faulted = true;
+            break;
         }
         ptr = (ptr + step) & mask;
         done++;
