@@ -70,6 +70,7 @@ bool vm_interrupt_pending(const struct vm *vm);
 void vm_deliver_interrupts(struct vcpu *vcpu);
 bool vm_has_uart(const struct vm *vm);
 void vm_console_input(struct vm *vm);
+void vm_uart_log_tail(const struct vm *vm);
 
 /* kernel/vm/mmio.c, kernel/vm/string_io.c */
 bool vm_emulate_mmio(struct vcpu *vcpu, struct vm_exit *e);

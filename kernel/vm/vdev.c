@@ -26,6 +26,8 @@
 #define ELCR_BASE           0x4D0
 #define DEBUG_EXIT_PORT     0xF4
 #define UART_LINE_MAX       160
+#define UART_LOG_SIZE       4096    /* per UART: the last 4 KiB it transmitted */
+#define UART_LOG_TAIL_LINES 8
 
 struct vm_uart {
     struct uart16550 uart;
@@ -34,6 +36,8 @@ struct vm_uart {
     const char *name;
     char line[UART_LINE_MAX];
     size_t len;
+    char log[UART_LOG_SIZE];        /* ring: the VM's own log of this port */
+    uint64_t logged;                /* bytes ever written to `log` */
 };
 
 struct vm_devices {
@@ -109,6 +113,7 @@ static void uart_tx(void *ctx, uint8_t byte)
     struct vm_uart *u = ctx;
     if (byte == '\0' || byte == '\r')
         return;
+    u->log[u->logged++ % UART_LOG_SIZE] = (char)byte;
     if (byte == '\n') {
         uart_flush(u);
         return;
@@ -268,4 +273,39 @@ void vm_console_input(struct vm *vm)
         }
         d->pending_input = -1;
     }
+}
+
+/* Prints the last lines a VM wrote to its COM1 log (after an abnormal stop:
+ * its last words, even when the console has long scrolled past them). */
+void vm_uart_log_tail(const struct vm *vm)
+{
+    const struct vm_uart *u = vm->devs ? &vm->devs->com[0] : NULL;
+    if (!u || !(vm->device_mask & VM_DEV_UART) || !u->logged)
+        return;
+    uint64_t start = u->logged > UART_LOG_SIZE ? u->logged - UART_LOG_SIZE : 0;
+    unsigned newlines = 0;
+    uint64_t from = u->logged;
+    while (from > start) {      /* walk back over UART_LOG_TAIL_LINES complete lines */
+        if (u->log[(from - 1) % UART_LOG_SIZE] == '\n' && from != u->logged &&
+            ++newlines > UART_LOG_TAIL_LINES)
+            break;
+        from--;
+    }
+    log_raw("  last lines of %s's COM1 log (%llu bytes in all):\n", vm->name,
+            (unsigned long long)u->logged);
+    char line[UART_LINE_MAX];
+    size_t n = 0;
+    for (uint64_t i = from; i < u->logged; i++) {
+        char c = u->log[i % UART_LOG_SIZE];
+        if (c != '\n' && n < sizeof(line) - 1) {
+            line[n++] = (c < 0x20 && c != '\t') || c >= 0x7F ? '?' : c;
+            continue;
+        }
+        if (c == '\n') {
+            log_raw("  | %.*s\n", (int)n, line);
+            n = 0;
+        }
+    }
+    if (n)
+        log_raw("  | %.*s\n", (int)n, line);
 }

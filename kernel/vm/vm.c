@@ -362,6 +362,8 @@ static void report_vm(struct vm *vm)
                (unsigned long long)(vm->ram_size / MiB), (unsigned long long)vm->bus.unowned_pio,
                (unsigned long long)vm->bus.unowned_mmio, (unsigned long long)vm->stats.emulated,
                (unsigned long long)vm->stats.string_io);
+    if (bad)
+        vm_uart_log_tail(vm);
     log_raw("VMRESULT name=%s status=%s exit_status=%llu exits=%llu cpu=%d\n", vm->name,
             how, (unsigned long long)vm->exit_status, (unsigned long long)total, vm->host_cpu);
 }

@@ -67,3 +67,11 @@ def test_unsupported_mmio_instruction_gets_ud_and_the_host_goes_on():
     res = results(r)
     assert res["badmmio"]["exit_status"] == 0 and res["after"]["status"] == "exited", explain(r)
     assert r.verdict and r.verdict["status"] == "PASS", explain(r)
+
+
+def test_vm_stopped_early_shows_the_tail_of_its_uart_log():
+    # Bochs time is exact: 12 ms stops uart32 after its second line, before it exits.
+    r = boot_bochs("dev-uart-log", "test=boot", cpus=1, modules=[(G / "uart32.elf", "name=uart timeout=12")])
+    assert results(r)["uart"]["status"] == "timed out", explain(r)
+    i = next(i for i, line in enumerate(r.lines) if "last lines of uart's COM1 log" in line)
+    assert r.lines[i + 1:i + 3] == ["  | uart: polled hello", "  | uart: interrupt-driven hello"], explain(r)
