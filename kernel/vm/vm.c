@@ -149,16 +149,15 @@ static int pick_cpu(const struct vm_config *cfg, char *err, size_t errlen)
         }
         return (int)cfg->cpu;
     }
-    /* Spread VMs over the APs first: the BSP also watches the others. */
-    unsigned online = online_cpus();
-    for (unsigned k = 0; k < cpu_count; k++) {
-        unsigned c = (vm_count + 1 + k) % cpu_count;
-        if (online > 1 && c == 0)
-            continue;
-        if (cpus[c]->state == CPU_ONLINE && cpus[c]->virt_enabled)
-            return (int)c;
+    /* Round robin over the cores in VMX operation, APs first (cpu1, cpu2, ...,
+     * cpu0, cpu1, ...), so that VMs run side by side by default. */
+    unsigned usable[MAX_CPUS], n = 0;
+    for (unsigned c = 1; c <= cpu_count; c++) {
+        unsigned core = c % cpu_count;
+        if (cpus[core]->state == CPU_ONLINE && cpus[core]->virt_enabled)
+            usable[n++] = core;
     }
-    return 0;
+    return n ? (int)usable[vm_count % n] : 0;
 }
 
 static void free_guest_page(void *ctx, uint64_t gpa, phys_addr_t hpa, uint64_t size)
