@@ -170,6 +170,7 @@ struct vm {
     struct vm_bus bus;
     struct vm_devices *devs;        /* kernel/vm/vdev.c */
     unsigned device_mask;           /* VM_DEV_* from devices= */
+    volatile bool irq_line;         /* the interrupt controller's INTR output */
     struct vm_stats stats;
     struct cpuid_table cpuid;
     struct ram_cache_entry ram_cache[RAM_CACHE_SIZE];

@@ -66,7 +66,11 @@ void vm_cpuid_init(struct vm *vm);
 int vm_parse_devices(const char *list, unsigned *mask, char *err, size_t errlen);
 int vm_create_devices(struct vm *vm, char *err, size_t errlen);
 void vm_destroy_devices(struct vm *vm);
-bool vm_interrupt_pending(const struct vm *vm);
+/* Checked before every VM entry: inline, one load. */
+static inline bool vm_interrupt_pending(const struct vm *vm)
+{
+    return vm->irq_line;
+}
 void vm_deliver_interrupts(struct vcpu *vcpu);
 bool vm_has_uart(const struct vm *vm);
 void vm_console_input(struct vm *vm);

@@ -41,11 +41,11 @@ struct vm_uart {
 };
 
 struct vm_devices {
+    struct vm *vm;
     int pending_input;          /* a host byte the guest's RX FIFO had no room for, or -1 */
     struct vm_uart com[2];
     struct pic8259 pic;
     struct testdev testdev;
-    bool intr;                  /* the PIC's INTR output */
 };
 
 static const char *const device_names[] = { "uart", "com2", "pic", "testdev" };
@@ -149,7 +149,7 @@ static void uart_access(void *dev, uint64_t offset, void *data, unsigned size, b
 static void pic_intr(void *ctx, bool level)
 {
     struct vm_devices *d = ctx;
-    d->intr = level;
+    d->vm->irq_line = level;
 }
 
 static void pic_access(void *dev, uint64_t offset, void *data, unsigned size, bool write)
@@ -196,6 +196,7 @@ int vm_create_devices(struct vm *vm, char *err, size_t errlen)
         return -1;
     }
     vm->devs = d;
+    d->vm = vm;
     d->pending_input = -1;
     bus_add_pio(&vm->bus, HV_DEBUG_CONSOLE_PORT, 1, debugcon_access, vm, "debugcon");
     bus_add_pio(&vm->bus, DEBUG_EXIT_PORT, 1, debug_exit_access, vm, "debug-exit");
@@ -228,11 +229,6 @@ void vm_destroy_devices(struct vm *vm)
             uart_flush(&d->com[i]);
     kfree(d);
     vm->devs = NULL;
-}
-
-bool vm_interrupt_pending(const struct vm *vm)
-{
-    return vm->devs && vm->devs->intr;
 }
 
 /* Called before each VM entry when the PIC's INTR is up: the interrupt is
