@@ -48,6 +48,8 @@ struct bus_range *bus_find_mmio(struct vm_bus *bus, uint64_t gpa);
 /* MMIO access; an access that runs past its range's end is cut there (the
  * rest reads as all ones).  Returns true when a device owned `gpa`. */
 bool bus_mmio(struct vm_bus *bus, uint64_t gpa, void *data, unsigned size, bool write);
+/* The same, on a range already found with bus_find_mmio(). */
+void bus_range_access(struct bus_range *r, uint64_t gpa, void *data, unsigned size, bool write);
 
 /* The test device (kernel/devices/testdev.c): see docs/devices.md. */
 #define TESTDEV_MMIO_BASE       0xFEB00000ULL

@@ -78,11 +78,16 @@ bool bus_mmio(struct vm_bus *bus, uint64_t gpa, void *data, unsigned size, bool 
             memset(data, 0xFF, size);
         return false;
     }
+    bus_range_access(r, gpa, data, size, write);
+    return true;
+}
+
+void bus_range_access(struct bus_range *r, uint64_t gpa, void *data, unsigned size, bool write)
+{
     r->accesses++;
     uint64_t off = gpa - r->base;
     unsigned n = (unsigned)(size <= r->len - off ? size : r->len - off);
     if (!write)
         memset(data, 0xFF, size);
     r->access(r->dev, off, data, n, write);
-    return true;
 }

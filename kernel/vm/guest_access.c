@@ -71,8 +71,9 @@ static int access_page(struct guest_access *ga, uint64_t linear, void *buf, unsi
         }
     }
     struct vm *vm = ga->vcpu->vm;
-    if (bus_find_mmio(&vm->bus, res.gpa)) {       /* the common case when emulating */
-        bus_mmio(&vm->bus, res.gpa, buf, n, write);
+    struct bus_range *dev = bus_find_mmio(&vm->bus, res.gpa);
+    if (dev) {                                     /* the common case when emulating */
+        bus_range_access(dev, res.gpa, buf, n, write);
         ga->device_accesses++;
         return 0;
     }

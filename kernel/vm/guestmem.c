@@ -99,10 +99,13 @@ static int gw_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
     return vm_write_phys(ctx, gpa, buf, len);
 }
 
+/* The real guest CR0/CR4 are used, not the guest's view through the read
+ * shadows: the bits paging depends on (CR0.PG/PE/WP, CR4.PAE/PSE/LA57/SMEP/
+ * SMAP) are never host-owned, and one VMREAD is cheaper than the merge. */
 void vcpu_paging_state(struct vcpu *vcpu, struct gwalk_guest *g)
 {
     *g = (struct gwalk_guest){
-        .cr0 = virt->read_cr(vcpu, 0),
+        .cr0 = virt->get_reg(vcpu, VREG_CR0),
         .read_phys = gw_read,
         .write_phys = gw_write,
         .ctx = vcpu->vm,
@@ -110,7 +113,7 @@ void vcpu_paging_state(struct vcpu *vcpu, struct gwalk_guest *g)
     if (!(g->cr0 & CR0_PG))
         return;                 /* linear = physical: nothing else matters (SDM 4.1.1) */
     g->cr3 = virt->get_reg(vcpu, VREG_CR3);
-    g->cr4 = virt->read_cr(vcpu, 4);
+    g->cr4 = virt->get_reg(vcpu, VREG_CR4);
     g->efer = virt->get_reg(vcpu, VREG_EFER);
     g->rflags = virt->get_reg(vcpu, VREG_RFLAGS);
 }
