@@ -54,6 +54,9 @@ int vm_load_image(struct vm *vm, const struct vm_config *cfg, const struct vm_im
                   struct vcpu_boot_state *boot, char *err, size_t errlen);
 void vcpu_paging_state(struct vcpu *vcpu, struct gwalk_guest *g);
 
+/* kernel/vm/vm.c: deadlines, stop requests, console input (timer exits). */
+bool vm_periodic_check(struct vcpu *vcpu);
+
 /* kernel/vm/exit.c: returns true to keep running the vCPU. */
 bool vm_handle_exit(struct vcpu *vcpu, struct vm_exit *exit);
 void vm_stop(struct vm *vm, enum vm_stop_reason why, uint64_t status, const char *fmt, ...)

@@ -342,8 +342,10 @@ bool vm_handle_exit(struct vcpu *vcpu, struct vm_exit *e)
     case VMEXIT_HYPERCALL:          return handle_hypercall(vcpu, e);
     case VMEXIT_IO:                 return handle_io(vcpu, e);
     case VMEXIT_NESTED_PAGE_FAULT:  return handle_npf(vcpu, e);
-    case VMEXIT_EXTERNAL_INTERRUPT: irq_dispatch(e->irq.vector); return true;
-    case VMEXIT_PREEMPTION_TIMER:
+    case VMEXIT_EXTERNAL_INTERRUPT:
+        irq_dispatch(e->irq.vector);
+        return vm_periodic_check(vcpu);
+    case VMEXIT_PREEMPTION_TIMER:   return vm_periodic_check(vcpu);
     case VMEXIT_INTERRUPT_WINDOW:   return true;    /* the run loop delivers */
     default:                        return handle_rare_exit(vcpu, e);
     }

@@ -309,11 +309,31 @@ void vms_create(const struct mb2_info *mb)
 
 /* ---- running ---- */
 
+/* Called on preemption-timer and external-interrupt exits (at least every
+ * 10 ms of guest time): deadlines, stop requests and console input are looked
+ * at here, so that the hot exits (CPUID, I/O, hypercalls) never pay for them.
+ * Returns false when the VM must stop. */
+bool vm_periodic_check(struct vcpu *vcpu)
+{
+    struct vm *vm = vcpu->vm;
+    if (vcpu->deadline_tsc && rdtsc() > vcpu->deadline_tsc) {
+        vm_stop(vm, STOP_TIMEOUT, 0, "ran past its timeout of %llu ms",
+                (unsigned long long)vm->timeout_ms);
+        return false;
+    }
+    if (vcpu->stop_requested) {
+        vm_stop(vm, STOP_TIMEOUT, 0, "stopped on request");
+        return false;
+    }
+    if (vm == input_vm)
+        vm_console_input(vm);
+    return true;
+}
+
 static void vcpu_run_loop(struct vcpu *vcpu)
 {
     struct vm *vm = vcpu->vm;
     struct vm_exit exit = { .kind = VMEXIT_NONE, .skip = false };
-    uint64_t timer_exits = 0;
 
     for (;;) {
         if (unlikely(vm_interrupt_pending(vm)))
@@ -326,22 +346,6 @@ static void vcpu_run_loop(struct vcpu *vcpu)
         vm->stats.exits[exit.kind]++;
         if (!vm_handle_exit(vcpu, &exit))
             return;
-        /* Deadlines are looked at only on timer and interrupt exits: the
-         * hot paths (CPUID, I/O, hypercalls) stay free of it. */
-        if (exit.kind == VMEXIT_PREEMPTION_TIMER || exit.kind == VMEXIT_EXTERNAL_INTERRUPT) {
-            timer_exits++;
-            if (vcpu->deadline_tsc && rdtsc() > vcpu->deadline_tsc) {
-                vm_stop(vm, STOP_TIMEOUT, 0, "ran past its timeout of %llu ms",
-                        (unsigned long long)vm->timeout_ms);
-                return;
-            }
-            if (vcpu->stop_requested) {
-                vm_stop(vm, STOP_TIMEOUT, 0, "stopped on request");
-                return;
-            }
-            if (vm == input_vm)
-                vm_console_input(vm);
-        }
     }
 }
 
