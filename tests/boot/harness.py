@@ -37,10 +37,13 @@ def make_iso(name, cmdline="", modules=(), missing=(), grub_serial=True):
     return iso
 
 
-def boot_bochs(name, cmdline="", cpus=2, model=hvrun.BOCHS_DEFAULT_MODEL, timeout=240, **iso_args):
+def boot_bochs(name, cmdline="", cpus=2, model=hvrun.BOCHS_DEFAULT_MODEL, timeout=240,
+               serial_script=None, **iso_args):
+    """serial_script: (trigger, bytes) pairs typed on the host's serial console
+    (see hvrun.run_bochs)."""
     iso = make_iso(name, cmdline, **iso_args)
     return hvrun.run_bochs(iso, cpus=cpus, model=model, timeout=timeout,
-                           workdir=BUILD / "tests" / name / "bochs")
+                           workdir=BUILD / "tests" / name / "bochs", serial_script=serial_script)
 
 
 def boot_qemu(name, cmdline="", cpus=2, timeout=60, **iso_args):
