@@ -25,7 +25,8 @@
 #include <hv/config.h>
 
 #define VM_WAIT_STEP_US     1000
-#define VM_WAIT_LIMIT_US    (600ULL * 1000 * 1000)  /* a safety net far above any timeout= */
+#define TEST_WAIT_LIMIT_US  (600ULL * 1000 * 1000)  /* test runs: a safety net above any timeout= */
+#define STOP_GRACE_US       (1000ULL * 1000)        /* a stop request is seen within 10 ms */
 #define CPU_ANY             (~0ULL)
 
 const struct virt_backend *virt;
@@ -416,14 +417,34 @@ unsigned vms_run(void)
             pr_err("cpu%u cannot take its VMs", c);
     if (used[0])
         run_core_queue((void *)0);
-    for (unsigned c = 1; c < cpu_count; c++)
-        if (used[c] && smp_wait(cpus[c], VM_WAIT_LIMIT_US))
-            pr_err("cpu%u: its VMs did not finish", c);
+    /* VMs are services: a normal run waits for them as long as they run.
+     * Test runs have a bound: past it, every VM still running is asked to
+     * stop (seen at its next timer exit). */
+    for (unsigned c = 1; c < cpu_count; c++) {
+        if (!used[c])
+            continue;
+        if (config.test == TEST_NONE) {
+            while (smp_wait(cpus[c], TEST_WAIT_LIMIT_US) && cpus[c]->state == CPU_ONLINE)
+                ;
+        } else if (smp_wait(cpus[c], TEST_WAIT_LIMIT_US)) {
+            for (unsigned i = 0; i < vm_count; i++)
+                if (vms[i]->host_cpu == (int)c)
+                    vms[i]->vcpu->stop_requested = true;
+            if (smp_wait(cpus[c], STOP_GRACE_US))
+                pr_err("cpu%u: its VMs did not stop when asked", c);
+        }
+    }
 
     unsigned exited = 0;
     input_vm = NULL;
     for (unsigned i = 0; i < vm_count; i++) {
         exited += vms[i]->stop_reason == STOP_EXITED;
+        /* Never free what a core may still be running (a faulted or stuck core). */
+        if (vms[i]->state != VM_STOPPED) {
+            pr_err("VM '%s' on cpu%d did not finish: its memory is not reclaimed",
+                   vms[i]->name, vms[i]->host_cpu);
+            continue;
+        }
         vm_free(vms[i]);
         vms[i] = NULL;
     }
