@@ -10,6 +10,7 @@
 struct guest_access {
     struct vcpu *vcpu;
     struct gwalk_guest paging;
+    uint64_t pdptes[4];             /* PAE paging's PDPTE registers (paging.pdptes) */
     enum x86_cpu_mode mode;
     bool user;                      /* CPL 3 */
     enum gwalk_status status;       /* of the last failed access */

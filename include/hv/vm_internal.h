@@ -52,7 +52,9 @@ extern const struct virt_backend *virt;
 int vm_config_parse(const char *cmdline, struct vm_config *cfg, char *err, size_t errlen);
 int vm_load_image(struct vm *vm, const struct vm_config *cfg, const struct vm_image *img,
                   struct vcpu_boot_state *boot, char *err, size_t errlen);
-void vcpu_paging_state(struct vcpu *vcpu, struct gwalk_guest *g);
+/* The vCPU's paging state for the page walker; `pdptes` (4 entries) holds the
+ * PAE PDPTE registers when the guest uses PAE paging. */
+void vcpu_paging_state(struct vcpu *vcpu, struct gwalk_guest *g, uint64_t *pdptes);
 
 /* kernel/vm/vm.c: deadlines, stop requests, console input (timer exits). */
 bool vm_periodic_check(struct vcpu *vcpu);

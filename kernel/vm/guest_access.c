@@ -24,7 +24,7 @@ void guest_access_init(struct guest_access *ga, struct vcpu *vcpu)
     ga->status = GWALK_OK;
     ga->fetch_status = GWALK_OK;
     ga->device_accesses = 0;
-    vcpu_paging_state(vcpu, &ga->paging);
+    vcpu_paging_state(vcpu, &ga->paging, ga->pdptes);
     uint64_t cs_ar = virt->get_reg(vcpu, VREG_CS_AR);
     if (cs_ar & CS_AR_L)
         ga->mode = X86_MODE_LONG64;

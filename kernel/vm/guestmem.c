@@ -102,7 +102,7 @@ static int gw_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 /* The real guest CR0/CR4 are used, not the guest's view through the read
  * shadows: the bits paging depends on (CR0.PG/PE/WP, CR4.PAE/PSE/LA57/SMEP/
  * SMAP) are never host-owned, and one VMREAD is cheaper than the merge. */
-void vcpu_paging_state(struct vcpu *vcpu, struct gwalk_guest *g)
+void vcpu_paging_state(struct vcpu *vcpu, struct gwalk_guest *g, uint64_t *pdptes)
 {
     *g = (struct gwalk_guest){
         .cr0 = virt->get_reg(vcpu, VREG_CR0),
@@ -116,12 +116,20 @@ void vcpu_paging_state(struct vcpu *vcpu, struct gwalk_guest *g)
     g->cr4 = virt->get_reg(vcpu, VREG_CR4);
     g->efer = virt->get_reg(vcpu, VREG_EFER);
     g->rflags = virt->get_reg(vcpu, VREG_RFLAGS);
+    /* PAE paging translates through the PDPTE registers loaded when CR3 was
+     * written, not through the PDPT in memory (SDM Vol. 3A, 4.4.1). */
+    if ((g->cr4 & CR4_PAE) && !(g->efer & GWALK_EFER_LMA)) {
+        for (unsigned i = 0; i < 4; i++)
+            pdptes[i] = virt->get_reg(vcpu, (enum vcpu_reg)(VREG_PDPTE0 + i));
+        g->pdptes = pdptes;
+    }
 }
 
 int vcpu_read_linear(struct vcpu *vcpu, uint64_t gla, void *buf, size_t len,
                      struct gwalk_fault *fault)
 {
     struct gwalk_guest g;
-    vcpu_paging_state(vcpu, &g);
+    uint64_t pdptes[4];
+    vcpu_paging_state(vcpu, &g, pdptes);
     return gwalk_copy_from_guest(&g, buf, gla, len, GWALK_ACC_READ, NULL, fault) == GWALK_OK ? 0 : -1;
 }

@@ -359,6 +359,9 @@ static const uint32_t reg_fields[VREG_COUNT] = {
     [VREG_DS_BASE] = VMCS_GUEST_DS_BASE, [VREG_ES_BASE] = VMCS_GUEST_ES_BASE,
     [VREG_SS_BASE] = VMCS_GUEST_SS_BASE, [VREG_FS_BASE] = VMCS_GUEST_FS_BASE,
     [VREG_GS_BASE] = VMCS_GUEST_GS_BASE,
+    /* With EPT and PAE paging the CPU saves its PDPTE registers here on exit (28.3.4). */
+    [VREG_PDPTE0] = VMCS_GUEST_PDPTE0, [VREG_PDPTE1] = VMCS_GUEST_PDPTE1,
+    [VREG_PDPTE2] = VMCS_GUEST_PDPTE2, [VREG_PDPTE3] = VMCS_GUEST_PDPTE3,
 };
 
 uint64_t vmx_get_reg(struct vcpu *vcpu, enum vcpu_reg r)
