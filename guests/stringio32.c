@@ -30,6 +30,7 @@
 #include "testlib/paging32.h"
 #include "testlib/testdev.h"
 #include "testlib/trap32.h"
+#include "testlib/message.h"
 
 #define EXIT_FAILURES_MAX   76
 #define PAGE                4096u
@@ -315,28 +316,6 @@ static uint8_t src_byte(unsigned i)
 static uint8_t dst_byte(unsigned i)
 {
     return (uint8_t)((i * 7 + 0x33) ^ 0x80);
-}
-
-struct message {
-    char text[256];
-    size_t len;
-};
-
-static void say(struct message *m, const char *fmt, ...) GUEST_PRINTF(2, 3);
-
-static void say(struct message *m, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (m->len >= sizeof(m->text) - 1)
-        return;
-    va_start(ap, fmt);
-    int n = vsnprintf(m->text + m->len, sizeof(m->text) - m->len, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        m->len += (size_t)n;
-    if (m->len >= sizeof(m->text))
-        m->len = sizeof(m->text) - 1;
 }
 
 static void expect_reg(struct message *m, const char *what, const char *reg, uint32_t got,

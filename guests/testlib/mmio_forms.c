@@ -26,6 +26,7 @@
 
 #include "mmio_forms.h"
 #include "testdev.h"
+#include "message.h"
 
 #define REGION_SIZE     TESTDEV_SCRATCH_SIZE
 #define AUX_SIZE        256
@@ -794,28 +795,6 @@ static void run_once(const struct mmio_target *t, const struct mmio_form *f, con
 /* ------------------------------------------------------------------------
  * Comparison and report.
  */
-struct message {
-    char text[320];
-    size_t len;
-};
-
-static void say(struct message *m, const char *fmt, ...) GUEST_PRINTF(2, 3);
-
-static void say(struct message *m, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (m->len >= sizeof(m->text) - 1)
-        return;
-    va_start(ap, fmt);
-    int n = vsnprintf(m->text + m->len, sizeof(m->text) - m->len, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        m->len += (size_t)n;
-    if (m->len >= sizeof(m->text))
-        m->len = sizeof(m->text) - 1;
-}
-
 static void compare_bytes(struct message *m, const char *what, const uint8_t *got,
                           const uint8_t *want, unsigned size)
 {
